@@ -1,0 +1,49 @@
+/* hp-stats.h -- versioned statistics structures of hp. Included by <hp.h>.
+ *
+ * Each structure starts with a version field that the library sets; a new field is only
+ * ever added at the end, with the version raised, so a program compiled against an older
+ * header still reads what it knows.
+ */
+#ifndef HP_STATS_H
+#define HP_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HP_POOL_STATS_VERSION 1
+#define HP_POOL_CLASSES 44      /* size classes of the small, medium and large tiers */
+#define HP_POOL_TIERS 4         /* small, medium, large, huge */
+
+enum hp_pool_tier { HP_TIER_SMALL, HP_TIER_MEDIUM, HP_TIER_LARGE, HP_TIER_HUGE };
+
+/* Counters of one size class or one tier. Blocks freed by another thread count as in use
+ * until their owner takes its remote list (at its next allocation slow path). */
+struct hp_pool_class_stats {
+  uint64_t block_size;         /* bytes per block (0 for a tier) */
+  uint64_t blocks_in_use;      /* allocated and not freed */
+  uint64_t bytes_in_use;       /* blocks_in_use * block_size */
+  uint64_t bytes_requested;    /* live bytes as asked for: exact when blocks are freed with
+                                  hp_pool_free_sized, otherwise live blocks times the mean
+                                  request of the class */
+  uint64_t allocs, frees;      /* cumulative operations */
+  uint64_t pages_used;         /* 64 KiB pages in spans holding at least one live block */
+  uint64_t pages_empty;        /* pages of spans with no live block, kept by a thread */
+  uint64_t bytes_committed;    /* bytes of the class's spans that may be resident */
+  uint64_t bytes_resident;     /* of those, resident now (mincore) */
+  double fragmentation;        /* (committed - requested) / requested; 0 when nothing live */
+};
+
+struct hp_pool_stats {
+  uint32_t version;            /* HP_POOL_STATS_VERSION */
+  uint32_t nclasses;           /* HP_POOL_CLASSES */
+  struct hp_pool_class_stats classes[HP_POOL_CLASSES];
+  struct hp_pool_class_stats tiers[HP_POOL_TIERS];
+  struct hp_pool_class_stats total;
+  uint64_t pages_free_committed; /* free pages in the global pool, not yet returned */
+  uint64_t pages_returned;       /* free pages returned to the OS (madvise), current */
+  uint64_t bytes_returned_total; /* cumulative bytes returned to the OS */
+  uint64_t bytes_reserved;       /* the address range reserved for all of hp's memory */
+  uint64_t threads_abandoned;    /* threads that exited and handed their pages over */
+};
+
+#endif /* HP_STATS_H */

@@ -1,0 +1,625 @@
+/* pools/heap.c -- heaps (one per thread, plus the collector's), their pages, and the public
+ * pool API.
+ *
+ * A heap keeps, per size class, a current page (the fast path pops its free list), further
+ * pages that may have free blocks, and pages parked full. The fast paths are:
+ *   alloc: load current page, pop its free list, count            (hpP_heap_alloc_class)
+ *   free:  look the span up in the page map; if the caller owns it, push and count;
+ *          otherwise push onto the page's remote list with one CAS (remote_free)
+ * Everything else -- carving fresh blocks, taking remote frees, parking a full page, taking
+ * a page from the global pool or adopting an abandoned one -- is in the named slow paths.
+ * The invariants (page-count, remote word, pending lists) are stated in pools/pool.h.
+ */
+#include "pools/pool.h"
+#include "runtime/os.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+hpP_page hpP_empty_page;          /* free == NULL, reserved == capacity == 0: never allocates */
+
+static hpP_heap empty_heap = {
+  .q = { [0 ... HPP_CLASSES - 1] = { &hpP_empty_page, NULL, NULL } },
+};
+__thread hpP_heap *hpP_tls_heap = &empty_heap;
+hpP_heap *_Atomic hpP_all_heaps;
+
+#define DEBUG_FRESH 0xA5   /* a block just handed out (HP_DEBUG >= 2) */
+#define DEBUG_FREED 0xDF   /* a block given back */
+
+/* ------------------------------------------------------------------------------------
+ *  Queues
+ * ------------------------------------------------------------------------------------ */
+
+static void list_push(hpP_page **head, hpP_page *pg) {
+  pg->prev = NULL;
+  pg->next = *head;
+  if (*head) (*head)->prev = pg;
+  *head = pg;
+}
+
+static void list_remove(hpP_page **head, hpP_page *pg) {
+  if (pg->prev) pg->prev->next = pg->next;
+  else *head = pg->next;
+  if (pg->next) pg->next->prev = pg->prev;
+  pg->next = pg->prev = NULL;
+}
+
+/* Removes pg from whichever queue of h holds it. */
+static void queue_remove(hpP_heap *h, hpP_page *pg) {
+  hpP_queue *q = &h->q[pg->cls];
+  if (q->current == pg) q->current = &hpP_empty_page;
+  else if (pg->in_full) list_remove(&q->full, pg);
+  else list_remove(&q->avail, pg);
+  pg->in_full = 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Debug support: the ALLOC bitmap and fill patterns
+ * ------------------------------------------------------------------------------------ */
+
+static bool bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
+static void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
+static void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+
+/* Records that block b of pg was handed out (tracked pages). */
+static void track_alloc(hpP_page *pg, void *b) {
+  uint32_t i = hpP_block_index(pg, b);
+  uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
+  if (bit_get(bits, i)) hpR_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
+  bit_set(bits, i);
+  if (HP_DEBUG >= 2 && !pg->tracked) memset(b, DEBUG_FRESH, pg->block_size);
+}
+
+/* Records that block b of pg came back to its owner (tracked pages). */
+static void track_free(hpP_page *pg, void *b, const char *how) {
+  uint32_t i = hpP_block_index(pg, b);
+  uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
+  if (!bit_get(bits, i)) hpR_fatal("hp: double free of pool block %p (%s)", b, how);
+  bit_clear(bits, i);
+  if (HP_DEBUG >= 2 && pg->block_size > sizeof(hpP_block))
+    memset((char *)b + sizeof(hpP_block), DEBUG_FREED, pg->block_size - sizeof(hpP_block));
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Pages: setting up, carving, taking remote frees
+ * ------------------------------------------------------------------------------------ */
+
+static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
+  uint32_t bs = hpP_class_size[cls];
+  pg->cls = (uint8_t)cls;
+  pg->arena = h->arena;
+  pg->block_size = bs;
+  pg->capacity = (uint32_t)(((size_t)pg->npages << HPP_PAGE_SHIFT) / bs);
+  pg->div_mul = (((uint64_t)1 << 40) + bs - 1) / bs;
+  pg->tracked = h->tracked || HP_DEBUG >= 2;
+  pg->free = NULL;
+  atomic_store_explicit(&pg->used, 0, memory_order_relaxed);
+  atomic_store_explicit(&pg->reserved, 0, memory_order_relaxed);
+  atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);
+  if (pg->tracked) memset(hpP_span_bits(pg, 0), 0, HPP_NBITMAPS * HPP_BITS_WORDS * sizeof(uint64_t));
+  atomic_store_explicit(&pg->owner, h, memory_order_release);
+}
+
+/* Carves the next blocks of pg into its free list: about 4 KiB worth, at least one, so that
+ * a page's memory is touched only as it is used. Requires pg->free == NULL. */
+static void page_extend(hpP_page *pg) {
+  uint32_t r = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  uint32_t n = 4096 / pg->block_size;
+  if (n == 0) n = 1;
+  if (n > pg->capacity - r) n = pg->capacity - r;
+  char *start = (char *)hpP_block_at(pg, r);
+  size_t bs = pg->block_size;
+  for (uint32_t i = 0; i + 1 < n; i++) ((hpP_block *)(start + i * bs))->next = (hpP_block *)(start + (i + 1) * bs);
+  ((hpP_block *)(start + (size_t)(n - 1) * bs))->next = NULL;
+  pg->free = (hpP_block *)start;
+  atomic_store_explicit(&pg->reserved, r + n, memory_order_relaxed);
+}
+
+size_t hpP_collect_remote(hpP_page *pg, hpP_class_counters *c) {
+  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+  if ((old & ~HPP_REMOTE_FLAGS) == 0) return 0;
+  while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, old & HPP_REMOTE_FLAGS,
+                                                memory_order_acquire, memory_order_relaxed)) {}
+  hpP_block *list = (hpP_block *)(old & ~HPP_REMOTE_FLAGS), *tail = list;
+  size_t n = 1;
+  if (pg->tracked) track_free(pg, list, "freed by another thread");
+  while (tail->next) {
+    tail = tail->next;
+    n++;
+    if (pg->tracked) track_free(pg, tail, "freed by another thread");
+  }
+  tail->next = pg->free;
+  pg->free = list;
+  hp_counter_add(pg->used, -(uint32_t)n);
+  if (HP_STATS) hp_counter_add(c->frees, n);
+  return n;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Pending pages: notifications that a page parked full got a remote free
+ * ------------------------------------------------------------------------------------ */
+
+/* Takes h's pending list. Each page on it loses its PENDING bit; one of h's own that is
+ * parked full goes back among the pages to allocate from. */
+static void drain_pending(hpP_heap *h) {
+  if (atomic_load_explicit(&h->pending, memory_order_relaxed) == NULL) return;
+  hpP_page *pg = atomic_exchange_explicit(&h->pending, NULL, memory_order_acquire);
+  while (pg) {
+    hpP_page *next = pg->pending_next;
+    bool mine = atomic_load_explicit(&pg->owner, memory_order_relaxed) == h;
+    atomic_fetch_and_explicit(&pg->remote, ~HPP_PENDING, memory_order_release);
+    if (mine) hpP_free_slow(h, pg);
+    pg = next;
+  }
+}
+
+/* Parks pg, which has no free block, in the full queue; asks to be told of a remote free.
+ * Returns false (and does not park) if remote frees arrived meanwhile. */
+static bool park_full(hpP_heap *h, hpP_page *pg) {
+  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+  for (;;) {
+    if ((old & ~HPP_REMOTE_FLAGS) != 0) return false;
+    if (old & HPP_PENDING) break;     /* a notification is already on its way */
+    if (atomic_compare_exchange_weak_explicit(&pg->remote, &old, old | HPP_FULL,
+                                              memory_order_acq_rel, memory_order_relaxed)) break;
+  }
+  hpP_queue *q = &h->q[pg->cls];
+  if (q->current == pg) q->current = &hpP_empty_page;
+  else list_remove(&q->avail, pg);
+  pg->in_full = 1;
+  list_push(&q->full, pg);
+  return true;
+}
+
+/* Takes pg out of the full queue after a local free put a block on it. */
+static void unpark(hpP_heap *h, hpP_page *pg) {
+  hpP_queue *q = &h->q[pg->cls];
+  list_remove(&q->full, pg);
+  pg->in_full = 0;
+  list_push(&q->avail, pg);
+  atomic_fetch_and_explicit(&pg->remote, ~HPP_FULL, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Allocation slow path
+ * ------------------------------------------------------------------------------------ */
+
+static hpP_heap *thread_heap(void);
+
+/* Pops a block from pg (which has one), tracking it when the page is tracked. */
+static void *page_pop(hpP_page *pg) {
+  hpP_block *b = pg->free;
+  pg->free = b->next;
+  hp_counter_add(pg->used, 1);
+  if (pg->tracked) track_alloc(pg, b);
+  return b;
+}
+
+void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
+  if (hp_unlikely(h == &empty_heap)) {
+    h = thread_heap();
+    if (h == NULL) { errno = ENOMEM; return NULL; }
+  }
+  hpP_queue *q = &h->q[cls];
+  for (;;) {
+    hpP_page *pg = q->current;
+    if (pg != &hpP_empty_page) {
+      if (pg->free) return page_pop(pg);
+      if (atomic_load_explicit(&pg->reserved, memory_order_relaxed) < pg->capacity) {
+        page_extend(pg);
+        return page_pop(pg);
+      }
+      if (hpP_collect_remote(pg, &h->stats[cls]) > 0) return page_pop(pg);
+      if (!park_full(h, pg)) continue;          /* a remote free came in: take it */
+    }
+    drain_pending(h);
+    if (q->avail) {
+      pg = q->avail;
+      list_remove(&q->avail, pg);
+      q->current = pg;
+      hpP_collect_remote(pg, &h->stats[cls]);
+      continue;
+    }
+    pg = hpP_abandoned_take(h->arena, cls, h);
+    if (pg) {
+      hpP_collect_remote(pg, &h->stats[cls]);
+      q->current = pg;
+      continue;
+    }
+    pg = hpP_span_alloc(hpP_class_pages[cls], 1, HPP_SPAN_BLOCKS, NULL);
+    if (pg == NULL) return NULL;                /* errno = ENOMEM */
+    page_init(h, pg, cls);
+    q->current = pg;
+  }
+}
+
+void *hpP_heap_alloc(hpP_heap *h, size_t size) {
+  if (size > HPP_LARGE_MAX) return hpP_huge_alloc(size, 0, h->arena);
+  return hpP_alloc_slow(h, hpP_class_of(size));
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Free
+ * ------------------------------------------------------------------------------------ */
+
+/* A page of h became empty, or a block landed on a page parked full (locally, or remotely
+ * and we heard of it). An empty page goes back to the global pool unless it is the class's
+ * current page (kept: the next allocation reuses it) or a notification about it is still on
+ * a pending list (its descriptor must stay until that list is drained). */
+void hpP_free_slow(hpP_heap *h, hpP_page *pg) {
+  if (pg->in_full) unpark(h, pg);
+  if (!hpP_page_releasable(pg) || h->q[pg->cls].current == pg) return;
+  queue_remove(h, pg);
+  atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
+  hpP_span_free(pg, false);
+}
+
+/* Pushes b onto pg's remote list; if the owner parked the page full, tells it. Lock-free:
+ * producers only push, and the single consumer takes the whole list. */
+static void remote_free(hpP_page *pg, hpP_block *b) {
+  if (HP_DEBUG >= 2) {
+    /* Two remote frees of one block would make the list a cycle: catch the second here. */
+    uint32_t i = hpP_block_index(pg, b);
+    _Atomic uint64_t *w = (_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
+    uint64_t m = (uint64_t)1 << (i & 63);
+    if (atomic_fetch_or(w, m) & m) hpR_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
+    memset((char *)b + sizeof(hpP_block), DEBUG_FREED, pg->block_size - sizeof(hpP_block));
+  }
+  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed), nw;
+  bool notify;
+  do {
+    b->next = (hpP_block *)(old & ~HPP_REMOTE_FLAGS);
+    nw = (uintptr_t)b | (old & HPP_PENDING);
+    notify = (old & HPP_FULL) != 0;
+    if (notify) nw |= HPP_PENDING;
+  } while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, nw,
+                                                  memory_order_release, memory_order_relaxed));
+  if (!notify) return;
+  /* We cleared FULL and set PENDING: push the page onto its owner's pending list. The owner
+   * may be abandoning its pages right now; `notifiers` lets it wait for us (see pool.h). */
+  for (;;) {
+    hpP_heap *h = atomic_load(&pg->owner);
+    if (h == NULL) {                           /* abandoned: nobody to tell */
+      atomic_fetch_and(&pg->remote, ~HPP_PENDING);
+      return;
+    }
+    atomic_fetch_add(&h->notifiers, 1);
+    if (atomic_load(&pg->owner) == h) {
+      hpP_page *head = atomic_load_explicit(&h->pending, memory_order_relaxed);
+      do pg->pending_next = head;
+      while (!atomic_compare_exchange_weak_explicit(&h->pending, &head, pg,
+                                                    memory_order_release, memory_order_relaxed));
+      atomic_fetch_sub(&h->notifiers, 1);
+      return;
+    }
+    atomic_fetch_sub(&h->notifiers, 1);
+  }
+}
+
+static void huge_free(hpP_page *pg, void *p, size_t size);
+
+hp_cold static void bad_free(const void *p, const char *why) {
+  hpR_fatal("hp: hp_pool_free(%p): %s", p, why);
+}
+
+/* Frees p, a block of BLOCKS span pg, from any thread. */
+hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
+  hpP_heap *h = hpP_tls_heap;
+  hpP_block *b = p;
+  if (HP_DEBUG >= 2 && hpP_block_at(pg, hpP_block_index(pg, p)) != p)
+    bad_free(p, "not the start of a block (interior pointer?)");
+  if (hp_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
+    if (HP_DEBUG >= 2 || pg->tracked) track_free(pg, b, "freed by its owner");
+    b->next = pg->free;
+    pg->free = b;
+    uint32_t used = atomic_load_explicit(&pg->used, memory_order_relaxed) - 1;
+    atomic_store_explicit(&pg->used, used, memory_order_relaxed);
+    if (HP_STATS) {
+      hpP_class_counters *c = &h->stats[pg->cls];
+      hp_counter_add(c->frees, 1);
+      if (size) { hp_counter_add(c->frees_sized, 1); hp_counter_add(c->req_freed, size); }
+    }
+    if (hp_unlikely(used == 0 || pg->in_full)) hpP_free_slow(h, pg);
+  } else {
+    remote_free(pg, b);
+  }
+}
+
+void hpP_free_block(hpP_page *pg, void *p) { free_block(pg, p, 0); }
+
+/* The public free; size is the requested size or 0 when unknown. */
+hp_inline void pool_free(void *p, size_t size) {
+  if (p == NULL) return;
+  hpP_page *pg = hpP_span_of(p);
+  if (hp_likely(pg != NULL && pg->kind == HPP_SPAN_BLOCKS)) {
+    if (HP_DEBUG >= 1 && hp_unlikely(pg->arena != HPP_ARENA_PUBLIC))
+      bad_free(p, "a block of the collector's heap, not of hp_pool_alloc");
+    free_block(pg, p, size);
+  } else if (pg != NULL && pg->kind == HPP_SPAN_HUGE) {
+    huge_free(pg, p, size);
+  } else {
+    bad_free(p, pg == NULL ? "not a block of the pools (never allocated, or freed span)"
+                           : "not a block of the pools (collector space)");
+  }
+}
+
+void hp_pool_free(void *p) { pool_free(p, 0); }
+void hp_pool_free_sized(void *p, size_t size) { pool_free(p, size ? size : 1); }
+
+/* ------------------------------------------------------------------------------------
+ *  Huge blocks: whole spans, returned to the OS when freed
+ * ------------------------------------------------------------------------------------ */
+
+void *hpP_huge_alloc(size_t size, size_t align, int arena) {
+  if (!hpP_init() || size > hpP_size || align > hpP_size) { errno = ENOMEM; return NULL; }
+  size_t npages = (size + HPP_PAGE - 1) >> HPP_PAGE_SHIFT;
+  if (npages == 0) npages = 1;
+  hpP_page *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, NULL);
+  if (pg == NULL) return NULL;
+  pg->arena = (uint8_t)arena;
+  pg->capacity = 1;
+  pg->block_size = 0;                          /* the span size is npages * HPP_PAGE */
+  pg->div_mul = 0;                             /* every offset is in block 0 */
+  pg->client = size;                           /* requested bytes, for the statistics */
+  atomic_store_explicit(&pg->used, 1, memory_order_relaxed);
+  atomic_store_explicit(&pg->reserved, 1, memory_order_relaxed);
+  atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);  /* 1: freed (HP_DEBUG) */
+  atomic_fetch_add(&hpP_gstats.huge_blocks[arena], 1);
+  atomic_fetch_add(&hpP_gstats.huge_bytes[arena], (int64_t)(npages << HPP_PAGE_SHIFT));
+  atomic_fetch_add(&hpP_gstats.huge_allocs[arena], 1);
+  atomic_fetch_add(&hpP_gstats.huge_req[arena], size);
+  return hpP_page_start(pg);
+}
+
+static void huge_free(hpP_page *pg, void *p, size_t size) {
+  (void)size;
+  if (p != hpP_page_start(pg)) bad_free(p, "interior pointer into a huge block");
+  if (atomic_exchange(&pg->remote, 1) != 0) bad_free(p, "double free of a huge block");
+  int a = pg->arena;
+  atomic_fetch_sub(&hpP_gstats.huge_blocks[a], 1);
+  atomic_fetch_sub(&hpP_gstats.huge_bytes[a], (int64_t)((size_t)pg->npages << HPP_PAGE_SHIFT));
+  atomic_fetch_add(&hpP_gstats.huge_frees[a], 1);
+  atomic_fetch_sub(&hpP_gstats.huge_req[a], pg->client);
+  hpP_span_free(pg, true);
+}
+
+hpP_page *hpP_raw_alloc(size_t npages, uintptr_t client, bool *zeroed) {
+  hpP_page *pg = hpP_span_alloc(npages, 1, HPP_SPAN_RAW, zeroed);
+  if (pg) pg->client = client;
+  return pg;
+}
+
+void hpP_raw_free(hpP_page *span) { hpP_span_free(span, false); }
+
+/* ------------------------------------------------------------------------------------
+ *  Lookup
+ * ------------------------------------------------------------------------------------ */
+
+void *hpP_block_of(const void *p, hpP_page **span) {
+  hpP_page *pg = hpP_span_of(p);
+  if (span) *span = pg;
+  if (pg == NULL) return NULL;
+  if (pg->kind == HPP_SPAN_HUGE) {
+    const uint8_t *start = hpP_page_start(pg);
+    return (const uint8_t *)p < start + pg->client ? (void *)start : NULL;
+  }
+  if (pg->kind != HPP_SPAN_BLOCKS) return NULL;
+  uint32_t i = hpP_block_index(pg, p);
+  if (i >= atomic_load_explicit(&pg->reserved, memory_order_relaxed)) return NULL;
+  if (pg->tracked && !bit_get(hpP_span_bits(pg, HPP_BITS_ALLOC), i)) return NULL;
+  return hpP_block_at(pg, i);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Heaps: made, recycled, abandoned
+ * ------------------------------------------------------------------------------------ */
+
+static pthread_mutex_t heaps_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t heap_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static uint8_t *meta_cur, *meta_end;   /* heap structures are carved from RAW spans */
+
+static hpP_heap *heap_get(int arena, bool tracked) {
+  if (!hpP_init()) return NULL;
+  pthread_mutex_lock(&heaps_mu);
+  hpP_heap *h = NULL;
+  for (hpP_heap *x = atomic_load(&hpP_all_heaps); x; x = x->next_heap)
+    if (!x->in_use && x->arena == arena && x->tracked == tracked) { h = x; break; }
+  if (h == NULL) {
+    size_t sz = (sizeof(hpP_heap) + 63) & ~(size_t)63;
+    if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < sz) {
+      hpP_page *span = hpP_raw_alloc(1, 0, NULL);
+      if (span == NULL) { pthread_mutex_unlock(&heaps_mu); return NULL; }
+      meta_cur = hpP_page_start(span);
+      meta_end = meta_cur + HPP_PAGE;
+    }
+    h = (hpP_heap *)meta_cur;
+    meta_cur += sz;
+    memset(h, 0, sizeof *h);
+    for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c].current = &hpP_empty_page;
+    h->arena = (uint8_t)arena;
+    h->tracked = tracked;
+    h->next_heap = atomic_load(&hpP_all_heaps);
+    atomic_store(&hpP_all_heaps, h);
+  }
+  h->in_use = true;
+  pthread_mutex_unlock(&heaps_mu);
+  return h;
+}
+
+hpP_heap *hpP_heap_new(int arena, bool tracked) { return heap_get(arena, tracked); }
+
+static void abandon_page(hpP_heap *h, hpP_page *pg, hpP_page **keep) {
+  /* Stop asking for notifications, and take what was freed remotely so far. */
+  uintptr_t old = atomic_load(&pg->remote);
+  while (!atomic_compare_exchange_weak(&pg->remote, &old, old & ~HPP_FULL)) {}
+  hpP_collect_remote(pg, &h->stats[pg->cls]);
+  pg->in_full = 0;
+  pg->next = *keep;
+  *keep = pg;
+}
+
+void hpP_heap_abandon(hpP_heap *h) {
+  hpP_page *pages = NULL;
+  for (unsigned c = 0; c < HPP_CLASSES; c++) {
+    hpP_queue *q = &h->q[c];
+    if (q->current != &hpP_empty_page) abandon_page(h, q->current, &pages);
+    q->current = &hpP_empty_page;
+    for (hpP_page *pg = q->avail, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    for (hpP_page *pg = q->full, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    q->avail = q->full = NULL;
+  }
+  for (hpP_page *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
+  while (atomic_load(&h->notifiers) != 0) {}     /* freers between owner check and push */
+  drain_pending(h);                              /* none of these pages is h's any more */
+  hpP_lock();
+  for (hpP_page *pg = pages, *n; pg; pg = n) {
+    n = pg->next;
+    if (hpP_page_releasable(pg)) {
+      hpP_unlock();
+      hpP_span_free(pg, false);
+      hpP_lock();
+    } else {
+      hpP_abandoned_push(pg);
+    }
+  }
+  hpP_unlock();
+  if (h->arena == HPP_ARENA_PUBLIC && !h->tracked) atomic_fetch_add(&hpP_gstats.threads_abandoned, 1);
+  pthread_mutex_lock(&heaps_mu);
+  h->in_use = false;
+  pthread_mutex_unlock(&heaps_mu);
+}
+
+static void thread_exit(void *arg) {
+  hpP_heap *h = arg;
+  hpP_tls_heap = &empty_heap;
+  hpP_heap_abandon(h);
+}
+
+static void make_key(void) { pthread_key_create(&heap_key, thread_exit); }
+
+static hpP_heap *thread_heap(void) {
+  if (hpP_tls_heap != &empty_heap) return hpP_tls_heap;
+  pthread_once(&key_once, make_key);
+  hpP_heap *h = heap_get(HPP_ARENA_PUBLIC, false);
+  if (h == NULL) return NULL;
+  pthread_setspecific(heap_key, h);
+  hpP_tls_heap = h;
+  return h;
+}
+
+hpP_heap *hpP_thread_heap_slow(void) { return thread_heap(); }
+
+/* ------------------------------------------------------------------------------------
+ *  For the collector: walking and sweeping the pages of a tracked heap
+ * ------------------------------------------------------------------------------------ */
+
+void hpP_heap_foreach_page(hpP_heap *h, void (*fn)(hpP_page *, void *), void *arg) {
+  for (unsigned c = 0; c < HPP_CLASSES; c++) {
+    hpP_queue *q = &h->q[c];
+    hpP_page *n;
+    if (q->current != &hpP_empty_page) fn(q->current, arg);
+    for (hpP_page *pg = q->avail; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_page *pg = q->full; pg; pg = n) { n = pg->next; fn(pg, arg); }
+  }
+}
+
+size_t hpP_page_sweep(hpP_heap *h, hpP_page *pg) {
+  uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
+  uint32_t words = (atomic_load_explicit(&pg->reserved, memory_order_relaxed) + 63) / 64;
+  size_t freed = 0;
+  for (uint32_t w = 0; w < words; w++) {
+    uint64_t dead = alloc[w] & ~mark[w];
+    mark[w] = 0;
+    while (dead) {
+      uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(dead);
+      dead &= dead - 1;
+      hpP_block *b = hpP_block_at(pg, i);
+      track_free(pg, b, "swept");
+      b->next = pg->free;
+      pg->free = b;
+      freed++;
+    }
+  }
+  if (freed) {
+    hp_counter_add(pg->used, -(uint32_t)freed);
+    if (HP_STATS) hp_counter_add(h->stats[pg->cls].frees, freed);
+    hpP_free_slow(h, pg);
+  }
+  return freed;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  The public allocation API
+ * ------------------------------------------------------------------------------------ */
+
+hp_inline void count_alloc(unsigned cls, size_t size) {
+  if (HP_STATS) {
+    hpP_class_counters *c = &hpP_tls_heap->stats[cls];
+    hp_counter_add(c->allocs, 1);
+    hp_counter_add(c->req_bytes, size);
+  }
+}
+
+void *hp_pool_alloc(size_t size) {
+  if (hp_likely(size <= HPP_LARGE_MAX)) {
+    unsigned cls = hpP_class_of(size);
+    void *b = hpP_heap_alloc_class(hpP_tls_heap, cls);
+    if (hp_likely(b != NULL)) count_alloc(cls, size);
+    return b;
+  }
+  return hpP_huge_alloc(size, 0, HPP_ARENA_PUBLIC);
+}
+
+void *hp_pool_alloc_aligned(size_t size, size_t align) {
+  if (align == 0 || (align & (align - 1)) != 0) { errno = EINVAL; return NULL; }
+  if (align <= HPP_GRANULE) return hp_pool_alloc(size);
+  if (size <= HPP_LARGE_MAX && align <= HPP_LARGE_MAX) {
+    /* Spans start on 64 KiB boundaries, so every block of a class whose size is a multiple
+     * of align is aligned. */
+    for (unsigned cls = hpP_class_of(size); cls < HPP_CLASSES; cls++) {
+      if (hpP_class_size[cls] % align == 0) {
+        void *b = hpP_heap_alloc_class(hpP_tls_heap, cls);
+        if (b) count_alloc(cls, size);
+        return b;
+      }
+    }
+  }
+  return hpP_huge_alloc(size, align, HPP_ARENA_PUBLIC);
+}
+
+size_t hp_pool_usable_size(const void *p) {
+  if (p == NULL) return 0;
+  hpP_page *pg = hpP_span_of(p);
+  if (pg == NULL) return 0;
+  if (pg->kind == HPP_SPAN_BLOCKS) return pg->block_size;
+  if (pg->kind == HPP_SPAN_HUGE) return ((size_t)pg->npages << HPP_PAGE_SHIFT) - (size_t)((const uint8_t *)p - hpP_page_start(pg));
+  return 0;
+}
+
+/* The owner's pass over all its pages: takes their remote frees and gives back every page
+ * left empty, the current ones included. */
+static void heap_trim(hpP_heap *h) {
+  drain_pending(h);
+  for (unsigned c = 0; c < HPP_CLASSES; c++) {
+    hpP_queue *q = &h->q[c];
+    hpP_page *cur = q->current;
+    q->current = &hpP_empty_page;                /* so that free_slow may release it */
+    if (cur != &hpP_empty_page) list_push(&q->avail, cur);
+    for (hpP_page **list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
+      hpP_page *n;
+      for (hpP_page *pg = *list; pg; pg = n) {
+        n = pg->next;
+        hpP_collect_remote(pg, &h->stats[c]);
+        hpP_free_slow(h, pg);
+      }
+    }
+  }
+}
+
+size_t hp_pool_trim(void) {
+  if (hpP_tls_heap != &empty_heap) heap_trim(hpP_tls_heap);
+  return hpP_purge(true);
+}
