@@ -46,4 +46,39 @@ struct hp_pool_stats {
   uint64_t threads_abandoned;    /* threads that exited and handed their pages over */
 };
 
+
+#define HP_GC_STATS_VERSION 1
+#define HP_PAUSE_BUCKETS 192   /* 8 per doubling from 1 us: bucket i holds pauses up to
+                                  1 us * 2^((i+1)/8) */
+
+/* Pauses of one kind of collection. */
+struct hp_gc_pause_stats {
+  uint64_t count;
+  uint64_t total_ns, last_ns, max_ns;
+  uint64_t p50_ns, p99_ns;       /* from the histogram: within 9% */
+  uint32_t histogram[HP_PAUSE_BUCKETS];
+};
+
+struct hp_gc_stats {
+  uint32_t version;              /* HP_GC_STATS_VERSION */
+  uint32_t reserved0;
+  uint64_t minor_count, major_count;
+  uint64_t bytes_allocated;      /* all bytes ever allocated by hp_new (headers included) */
+  uint64_t bytes_allocated_large;/* of those, straight into the old generation */
+  uint64_t bytes_copied;         /* copied young -> survivor, all minor collections */
+  uint64_t bytes_promoted;       /* copied young -> old */
+  uint64_t bytes_pinned;         /* young bytes pinned in place at the last collection */
+  uint64_t young_live;           /* bytes in the survivor space after the last collection */
+  uint64_t old_live;             /* bytes in the old generation after the last collection
+                                    (after a major: exactly the marked bytes) */
+  uint64_t old_live_after_major; /* bytes that survived the last major collection */
+  uint64_t objects_freed;        /* old objects swept, all major collections */
+  uint64_t heap_committed;       /* bytes of eden, survivors and old-generation spans */
+  uint64_t heap_resident;        /* of those, resident now */
+  uint32_t tenure_age;           /* the age at which objects are promoted now */
+  uint32_t reserved1;
+  struct hp_gc_pause_stats minor, major;
+  uint64_t gc_ns, total_ns;      /* time in collections; since the runtime was made */
+};
+
 #endif /* HP_STATS_H */

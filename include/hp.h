@@ -99,6 +99,215 @@ HP_API void hp_pool_stats(struct hp_pool_stats *st);
 /* Writes a human-readable table of hp_pool_stats to `out` (a FILE *). */
 HP_API void hp_pool_stats_print(void *out);
 
+
+/* ==================================================================================
+ *  The collector: runtime, threads, types, allocation
+ * ==================================================================================
+ * A runtime (hp_runtime) owns one garbage-collected heap. Each thread that allocates or
+ * touches managed objects is attached to it and gets an hp_thread, passed to every call.
+ * (This version supports one attached mutator thread at a time; the API is already
+ * per-thread so that it does not change when many threads arrive.)
+ *
+ * Objects. hp_new returns a pointer to the object's body; one 8-byte header word sits just
+ * before it. The embedder describes each kind of object with an hp_type, registered once.
+ * A managed pointer always points to the start of an object's body. Objects move: a young
+ * object is copied at a minor collection, so the embedder keeps every managed pointer where
+ * the collector can see and update it: in an object field, a shadow-stack frame, or a global
+ * root. See doc/embedding.md.
+ */
+
+typedef struct hp_runtime hp_runtime;
+typedef struct hp_thread hp_thread;
+typedef struct hp_config hp_config;
+
+/* A visitor receives the address of one slot holding a managed pointer (or NULL, or a value
+ * outside the heap, which is ignored) and may update it. */
+typedef void (*hp_visit_fn)(void **slot, void *ctx);
+/* Reports every managed pointer slot of obj to visit(slot, ctx). */
+typedef void (*hp_trace_fn)(void *obj, hp_visit_fn visit, void *ctx);
+
+enum {
+  HP_TYPE_LEAF = 1u << 0,     /* holds no managed pointers: never traced */
+  HP_TYPE_ARRAY = 1u << 1,    /* every word of the body from `size` to the end is a slot */
+};
+
+/* The description of a kind of object. Fill it in, register it with hp_type_register, and
+ * keep it alive (and unchanged) as long as the runtime lives.
+ * Slots are found, in this order: the `noffsets` fixed `offsets` (bytes from the body start,
+ * multiples of 8), then with HP_TYPE_ARRAY the trailing words, then `trace` if not NULL. */
+typedef struct hp_type {
+  const char *name;           /* for diagnostics */
+  size_t size;                /* bytes of the fixed part of the body */
+  uint32_t flags;             /* HP_TYPE_* */
+  uint32_t noffsets;
+  const uint32_t *offsets;
+  hp_trace_fn trace;
+  uint32_t id;                /* set by hp_type_register; 0 before */
+} hp_type;
+
+/* Registers type (sets type->id). Returns 0, or -1 with errno = ENOSPC past 65,535 types,
+ * EINVAL for a malformed type (offset outside the fixed part or not 8-aligned). */
+HP_API int hp_type_register(hp_runtime *rt, hp_type *type);
+
+/* ---- Configuration: every option declared once, see doc/options.md ---- */
+struct hp_config {
+  size_t eden_size;           /* bytes of eden (default 4 MiB) */
+  unsigned survivor_percent;  /* each survivor space, as % of eden (default 25) */
+  unsigned tenure_age;        /* minor collections survived before promotion, 1-15 (6) */
+  bool adaptive_tenure;       /* lower the age when survivors fill half their space (true) */
+  size_t large_object_size;   /* bodies above this go straight to the old generation (8 KiB) */
+  size_t heap_limit;          /* bytes of heap; 0: the pools' whole reservation (0) */
+  unsigned major_growth_percent; /* major collection when the old generation has grown to
+                                    this % of what survived the last one (200) */
+  size_t major_min_size;      /* ... but not before it holds this many bytes (16 MiB) */
+  unsigned stress;            /* collect every N allocations, minor and major in turn (0) */
+  unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */
+  bool gc_log;                /* one line per collection on stderr (false) */
+  bool conservative_stack;    /* scan C stacks and registers conservatively (reserved) */
+};
+
+/* Fills c with the compiled-in defaults. */
+HP_API void hp_config_default(hp_config *c);
+/* Reads HP_* environment variables into c (HP_EDEN_SIZE=8M, HP_GC_LOG=1, HP_GC_STRESS=N...;
+ * sizes take K/M/G suffixes). A bad value is reported on stderr and left unchanged.
+ * Returns the number of variables that were rejected. The library never reads the
+ * environment unless this is called. */
+HP_API int hp_config_from_env(hp_config *c);
+
+/* Makes a runtime; cfg NULL means defaults. NULL with errno on failure (EINVAL: an option out
+ * of range, reported on stderr; ENOMEM). The calling thread is attached: hp_main_thread. */
+HP_API hp_runtime *hp_runtime_new(const hp_config *cfg);
+/* Frees all memory of the runtime. No thread may use it any more. */
+HP_API void hp_runtime_destroy(hp_runtime *rt);
+/* The thread that created the runtime. */
+HP_API hp_thread *hp_main_thread(hp_runtime *rt);
+HP_API hp_runtime *hp_thread_runtime(hp_thread *t);
+
+/* Called when an allocation cannot be served even after a full collection. It may free
+ * memory the embedder holds (drop caches, unregister roots) and return true to have the
+ * allocation tried once more, or return false: hp_new then returns NULL. */
+typedef bool (*hp_oom_fn)(hp_runtime *rt, size_t size, void *data);
+HP_API void hp_set_oom_handler(hp_runtime *rt, hp_oom_fn fn, void *data);
+
+/* ---- Shadow stack: precise roots in C locals ---- */
+/* A frame lists addresses of local variables that hold managed pointers. Frames live on
+ * the C stack and are linked through the thread; push on entry, pop (in LIFO order) before
+ * returning. The collector reads and updates the locals through these addresses. */
+typedef struct hp_frame {
+  struct hp_frame *prev;
+  size_t count;
+  void **const *slots;
+} hp_frame;
+
+/* The part of hp_thread that inline fast paths read. Do not write it. */
+struct hp_thread {
+  uintptr_t tlab_cur, tlab_end;  /* this thread's allocation buffer in eden */
+  size_t large_object_size;
+  uintptr_t young_lo;            /* [young_lo, young_lo + young_size): eden and survivors */
+  size_t young_size;
+  hp_frame *frames;              /* top of the shadow stack */
+};
+
+/* HP_ROOTS(t, name, &a, &b, ...) pushes a frame `name` for the locals a, b, ...;
+ * HP_UNROOT(t, name) pops it. */
+#define HP_ROOTS(t, name, ...)                                                   \
+  void **const name##_slots_[] = { __VA_ARGS__ };                                \
+  hp_frame name = { (t)->frames, sizeof(name##_slots_) / sizeof(void **), name##_slots_ }; \
+  (t)->frames = &name
+#define HP_UNROOT(t, name) ((t)->frames = (name).prev)
+/* The address of a local of any pointer type, as a slot for HP_ROOTS. */
+#define HP_SLOT(p) ((void **)(void *)&(p))
+
+/* ---- Global roots ---- */
+/* Registers the address of a variable that holds a managed pointer (or NULL). */
+HP_API int hp_root_add(hp_runtime *rt, void **slot);
+/* Unregisters it; returns 0, or -1 (errno = ENOENT) if it was not registered. */
+HP_API int hp_root_remove(hp_runtime *rt, void **slot);
+/* A range of slots whose base and length the embedder may change at any time between
+ * collections (a VM's value stack): the collector reads base and count when it runs. */
+typedef struct hp_root_range { void **base; size_t count; } hp_root_range;
+HP_API int hp_root_range_add(hp_runtime *rt, hp_root_range *range);
+HP_API int hp_root_range_remove(hp_runtime *rt, hp_root_range *range);
+/* A callback that reports roots the embedder keeps its own way: it calls visit(slot, ctx)
+ * for each. */
+typedef void (*hp_roots_fn)(hp_visit_fn visit, void *ctx, void *data);
+HP_API int hp_root_callback_add(hp_runtime *rt, hp_roots_fn fn, void *data);
+HP_API int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data);
+
+/* ---- Allocation ---- */
+HP_API void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size);
+
+/* Allocates an object of `type` whose body is `size` bytes (>= type->size; variable-size
+ * objects pass their whole size) and returns its body, zeroed. Returns NULL only when memory
+ * is exhausted after a full collection and the out-of-memory handler (see doc/embedding.md).
+ * Fast path: a bump in the thread's buffer, two compares, one header store. Bodies above
+ * large_object_size go to the old generation and never move. */
+static inline void *hp_new(hp_thread *t, const hp_type *type, size_t size) {
+  size_t bytes = (size + 15) & ~(size_t)7;          /* header + body, in whole words */
+  uintptr_t p = t->tlab_cur;
+  if (HP_LIKELY(size <= t->large_object_size && bytes <= t->tlab_end - p)) {
+    t->tlab_cur = p + bytes;
+    *(uint64_t *)p = ((uint64_t)(bytes >> 3) << 24) | ((uint64_t)type->id << 8);
+    return (void *)(p + 8);
+  }
+  return hp_new_slow(t, type, size);
+}
+#define HP_NEW(t, type) hp_new((t), (type), (type)->size)
+
+/* The body size of an object, as passed to hp_new rounded up to 8. */
+HP_API size_t hp_size(const void *obj);
+/* The type of an object. */
+HP_API const hp_type *hp_type_of(hp_runtime *rt, const void *obj);
+
+/* ---- The write barrier ---- */
+HP_API void hp_write_slow(hp_thread *t, void *obj);
+
+/* Stores `value` into the slot `slot` of the managed object `obj`. Every store of a managed
+ * pointer into a managed object goes through it, except a store into an object allocated
+ * since the last safe point at which a collection could run (an object still in eden with no
+ * collection in between: e.g. initialising a fresh object). It records old-to-young pointers
+ * (the object, once per collection cycle) so that a minor collection finds them.
+ * Fast path: the store, two range compares. A JIT emits the same: see hp_barrier_info. */
+static inline void hp_write(hp_thread *t, void *obj, void *slot, void *value) {
+  *(void **)slot = value;
+  if (HP_UNLIKELY((uintptr_t)value - t->young_lo < t->young_size &&
+                  (uintptr_t)obj - t->young_lo >= t->young_size))
+    hp_write_slow(t, obj);
+}
+
+/* ---- Collections ---- */
+typedef enum hp_gc_kind { HP_GC_MINOR = 0, HP_GC_MAJOR = 1 } hp_gc_kind;
+/* Runs a collection now. Returns 0. */
+HP_API int hp_collect(hp_thread *t, hp_gc_kind kind);
+
+/* Statistics: see struct hp_gc_stats in <hp-stats.h>. */
+HP_API void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *st);
+/* p in [0,1]: the pause (ns) at that quantile of a kind's pauses, from the histogram. */
+HP_API uint64_t hp_gc_pause_quantile(const struct hp_gc_pause_stats *p, double q);
+HP_API void hp_gc_stats_print(hp_runtime *rt, void *out);
+
+/* An event at the start and the end of every collection. */
+typedef struct hp_gc_event {
+  hp_gc_kind kind;
+  bool end;                   /* false: about to start; true: finished */
+  uint64_t number;            /* collections of this kind so far, this one included */
+  uint64_t pause_ns;          /* at end */
+  uint64_t heap_before, heap_after;  /* bytes in use */
+  uint64_t promoted, copied;  /* bytes, at end */
+} hp_gc_event;
+typedef void (*hp_gc_event_fn)(hp_runtime *rt, const hp_gc_event *ev, void *data);
+HP_API void hp_set_gc_event_handler(hp_runtime *rt, hp_gc_event_fn fn, void *data);
+
+/* What a JIT needs to emit hp_new's and hp_write's fast paths itself: the offsets of the
+ * hp_thread fields above are public, and the header word is
+ *   (total_words << 24) | (type_id << 8)      total_words = (body_bytes + 15) / 8 rounded down
+ * (see doc/design.md, "Header word"). */
+
+/* ---- Heap checking ---- */
+/* Walks the whole heap and checks every invariant (doc/design.md); aborts with a message on
+ * the first violation. Returns the number of objects checked. */
+HP_API size_t hp_verify_heap(hp_runtime *rt);
+
 #ifdef __cplusplus
 }
 #endif

@@ -623,3 +623,24 @@ size_t hp_pool_trim(void) {
   if (hpP_tls_heap != &empty_heap) heap_trim(hpP_tls_heap);
   return hpP_purge(true);
 }
+
+/* ------------------------------------------------------------------------------------
+ *  For the collector: freeing a huge block, and a whole heap
+ * ------------------------------------------------------------------------------------ */
+
+void hpP_huge_free_span(hpP_page *pg) { huge_free(pg, hpP_page_start(pg), 0); }
+
+static void release_page(hpP_page *pg, void *arg) {
+  (void)arg;
+  atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
+  atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);
+  hpP_span_free(pg, false);
+}
+
+void hpP_heap_destroy(hpP_heap *h) {
+  hpP_heap_foreach_page(h, release_page, NULL);
+  for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c] = (hpP_queue){ &hpP_empty_page, NULL, NULL };
+  pthread_mutex_lock(&heaps_mu);
+  h->in_use = false;
+  pthread_mutex_unlock(&heaps_mu);
+}

@@ -215,6 +215,12 @@ hp_inline void *hpP_heap_alloc_class(hpP_heap *h, unsigned cls) {
  * NULL with errno = ENOMEM. The collector's entry point. */
 HP_INTERNAL void *hpP_heap_alloc(hpP_heap *h, size_t size);
 
+/* Frees a HUGE span of any arena (the collector's sweep). */
+HP_INTERNAL void hpP_huge_free_span(hpP_page *pg);
+/* Gives every page of h back to the global pool, live blocks or not, and recycles h (the
+ * collector's heap when its runtime is destroyed). */
+HP_INTERNAL void hpP_heap_destroy(hpP_heap *h);
+
 /* Huge blocks and whole spans. */
 HP_INTERNAL void *hpP_huge_alloc(size_t size, size_t align, int arena);
 /* A RAW span of npages pages for a client (the collector); NULL with errno on failure.

@@ -1,0 +1,239 @@
+/* gc/alloc.c -- the spaces, types, and allocation: TLABs in eden, large objects in the old
+ * generation, and the out-of-memory policy.
+ *
+ * Out of memory, in this order (the one policy, also in doc/embedding.md):
+ *   1. eden full: a minor collection (a major one when the old generation is due), retry;
+ *   2. still no room, or the heap limit reached: a forced major collection, retry;
+ *   3. the embedder's out-of-memory handler; if it returns true, one more retry;
+ *   4. NULL. The heap is intact and the runtime fully usable.
+ */
+#include "runtime/runtime.h"
+#include "runtime/os.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ *  Vectors for the collector's bookkeeping
+ * ------------------------------------------------------------------------------------ */
+
+void hpC_vec_push_slow(hpC_vec *v, uintptr_t x) {
+  size_t cap = v->cap ? v->cap * 2 : 256;
+  uintptr_t *items = hp_pool_alloc(cap * sizeof *items);
+  hp_check(items != NULL, "hp: out of memory for the collector's own bookkeeping (%zu entries)", cap);
+  if (v->len) memcpy(items, v->items, v->len * sizeof *items);
+  hp_pool_free(v->items);
+  v->items = items;
+  v->cap = cap;
+  v->items[v->len++] = x;
+}
+
+void hpC_vec_free(hpC_vec *v) {
+  hp_pool_free(v->items);
+  v->items = NULL;
+  v->len = v->cap = 0;
+}
+
+bool hpC_vec_remove(hpC_vec *v, uintptr_t x) {
+  for (size_t i = 0; i < v->len; i++) {
+    if (v->items[i] == x) {
+      v->items[i] = v->items[--v->len];
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Types
+ * ------------------------------------------------------------------------------------ */
+
+int hp_type_register(hp_runtime *rt, hp_type *type) {
+  hpC_heap *h = &rt->heap;
+  for (uint32_t i = 0; i < type->noffsets; i++) {
+    if (type->offsets[i] % 8 != 0 || (size_t)type->offsets[i] + 8 > type->size) { errno = EINVAL; return -1; }
+  }
+  if (type->id != 0 && type->id < h->ntypes && h->types[type->id] == type) return 0;
+  if (h->ntypes > HPC_MAX_TYPES) { errno = ENOSPC; return -1; }
+  if (h->ntypes == h->types_cap) {
+    uint32_t cap = h->types_cap ? h->types_cap * 2 : 64;
+    const hp_type **t = hp_pool_alloc(cap * sizeof *t);
+    if (t == NULL) { errno = ENOMEM; return -1; }
+    if (h->ntypes) memcpy(t, h->types, h->ntypes * sizeof *t);
+    hp_pool_free(h->types);
+    h->types = t;
+    h->types_cap = cap;
+  }
+  type->id = h->ntypes;
+  h->types[h->ntypes++] = type;
+  return 0;
+}
+
+const hp_type *hpC_type(hp_runtime *rt, unsigned id) {
+  hp_check(id != 0 && id < rt->heap.ntypes, "hp: object with unregistered type id %u "
+           "(was hp_type_register called for its type?)", id);
+  return rt->heap.types[id];
+}
+
+const hp_type *hp_type_of(hp_runtime *rt, const void *obj) { return hpC_type(rt, hpC_type_id(*hpC_header(obj))); }
+size_t hp_size(const void *obj) { return hpC_bytes(*hpC_header(obj)) - 8; }
+
+/* ------------------------------------------------------------------------------------
+ *  Spaces
+ * ------------------------------------------------------------------------------------ */
+
+static size_t round_pages(size_t bytes) { return (bytes + HPP_PAGE - 1) & ~(HPP_PAGE - 1); }
+
+bool hpC_heap_init(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  size_t eden = round_pages(rt->cfg.eden_size);
+  size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
+  size_t total = eden + 2 * surv;
+  h->young_span = hpP_raw_alloc(total >> HPP_PAGE_SHIFT, 0, NULL);
+  if (h->young_span == NULL) return false;
+  h->young_lo = (uintptr_t)hpP_page_start(h->young_span);
+  h->young_hi = h->young_lo + total;
+  h->eden_lo = h->eden_top = h->young_lo;
+  h->eden_hi = h->eden_lo + eden;
+  h->from_lo = h->from_top = h->eden_hi;
+  h->from_hi = h->from_lo + surv;
+  h->to_lo = h->from_hi;
+  h->to_hi = h->to_lo + surv;
+  h->old = hpP_heap_new(HPP_ARENA_GC, true);
+  if (h->old == NULL) { hpP_raw_free(h->young_span); return false; }
+  h->tenure = rt->cfg.tenure_age;
+  h->major_threshold = rt->cfg.major_min_size;
+  /* Type 0 is the filler. */
+  static hp_type filler = { .name = "(filler)", .flags = HP_TYPE_LEAF };
+  h->ntypes = 0;
+  filler.id = 0;
+  hp_type_register(rt, &filler);
+  return true;
+}
+
+void hpC_heap_destroy(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  for (size_t i = 0; i < h->huge.len; i++) hpP_huge_free_span(hpP_span_of((void *)h->huge.items[i]));
+  hpC_vec_free(&h->huge);
+  hpC_vec_free(&h->remset);
+  if (h->old) hpP_heap_destroy(h->old);
+  if (h->young_span) hpP_raw_free(h->young_span);
+  hp_pool_free(h->types);
+  memset(h, 0, sizeof *h);
+}
+
+size_t hpC_heap_size(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  return (h->young_hi - h->young_lo) + h->old_bytes;
+}
+
+uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
+  return hpP_block_of(p, span);
+}
+
+void *hpC_old_alloc(hp_runtime *rt, size_t bytes) {
+  hpC_heap *h = &rt->heap;
+  void *b = hpP_heap_alloc(h->old, bytes);
+  if (b == NULL) return NULL;
+  hpP_page *pg = hpP_span_of(b);
+  if (pg->kind == HPP_SPAN_HUGE) {
+    hpC_vec_push(&h->huge, (uintptr_t)b);
+    hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
+    h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
+  } else {
+    h->old_bytes += pg->block_size;
+  }
+  return b;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Allocation slow path
+ * ------------------------------------------------------------------------------------ */
+
+/* Hands the thread a fresh TLAB from eden; false when eden is full. */
+static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
+  hpC_heap *h = &rt->heap;
+  hp_thread *t = &th->pub;
+  if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
+  rt->bytes_allocated += t->tlab_cur - th->tlab_lo;
+  t->tlab_cur = t->tlab_end = th->tlab_lo = 0;
+  /* Under stress the TLAB holds just the object, so that every allocation comes back here. */
+  size_t size = rt->cfg.stress ? need : HPC_TLAB_SIZE;
+  if (size < need) size = need;
+  if (h->eden_hi - h->eden_top < size) {
+    size = h->eden_hi - h->eden_top;          /* the rest of eden, if the object fits */
+    if (size < need) return false;
+  }
+  uintptr_t lo = h->eden_top;
+  h->eden_top += size;
+  memset((void *)lo, 0, size);                /* the bulk clear: hp_new never zeroes */
+  th->tlab_lo = t->tlab_cur = lo;
+  t->tlab_end = lo + size;
+  return true;
+}
+
+/* Allocates `bytes` (header included) in the old generation, zeroed; NULL when the heap
+ * limit or the pools say no. */
+static void *large_alloc(hp_runtime *rt, size_t bytes) {
+  if (rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit) return NULL;
+  void *p = hpC_old_alloc(rt, bytes);
+  if (p == NULL) return NULL;
+  memset(p, 0, bytes);
+  rt->bytes_allocated += bytes;
+  rt->stats.bytes_allocated_large += bytes;
+  return p;
+}
+
+/* One attempt without collecting: the header address or NULL. */
+static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large) {
+  if (large) return large_alloc(rt, bytes);
+  hp_thread *t = &th->pub;
+  if (bytes > t->tlab_end - t->tlab_cur) {
+    /* Over the heap limit even after collecting: eden must not fill up again, since the next
+     * minor collection would promote into an old generation that has no room. */
+    if (rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit) return NULL;
+    if (!tlab_refill(rt, th, bytes)) return NULL;
+  }
+  void *p = (void *)t->tlab_cur;
+  t->tlab_cur += bytes;
+  return p;
+}
+
+void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
+  hpR_thread *th = hpR_thread_of(t);
+  hp_runtime *rt = th->rt;
+  hp_check_api(type->id != 0 && type->id < rt->heap.ntypes && rt->heap.types[type->id] == type,
+               "hp: hp_new with type \"%s\" that is not registered (hp_type_register)",
+               type->name ? type->name : "?");
+  hp_check_api(size >= type->size, "hp: hp_new(%s): size %zu is below the type's fixed size %zu",
+               type->name ? type->name : "?", size, type->size);
+  if (size > ((size_t)1 << 42)) { errno = ENOMEM; return NULL; }
+  size_t bytes = (size + 15) & ~(size_t)7;
+  bool large = size > rt->cfg.large_object_size;
+
+  if (rt->cfg.stress) {
+    /* Torture: every allocation comes here (the TLAB is kept empty); collect every N. */
+    if (--th->stress_countdown == 0) {
+      th->stress_countdown = rt->cfg.stress;
+      hpR_collect(rt, rt->stress_major_next ? HP_GC_MAJOR : HP_GC_MINOR);
+      rt->stress_major_next = !rt->stress_major_next;
+    }
+  }
+
+  void *p = NULL;
+  if (!(large && hpR_major_due(rt))) p = try_alloc(rt, th, bytes, large);
+  if (p == NULL) {                                      /* 1. the usual collection */
+    hpR_collect(rt, (large || hpR_major_due(rt)) ? HP_GC_MAJOR : HP_GC_MINOR);
+    p = try_alloc(rt, th, bytes, large);
+  }
+  if (p == NULL) {                                      /* 2. a forced major collection */
+    hpR_collect(rt, HP_GC_MAJOR);
+    p = try_alloc(rt, th, bytes, large);
+  }
+  if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data))  /* 3. the embedder */
+    p = try_alloc(rt, th, bytes, large);
+  if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
+
+  *(uint64_t *)p = hpC_make_header(bytes / 8, type->id);
+  return (uint64_t *)p + 1;
+}

@@ -1,0 +1,137 @@
+/* gc/gc.h -- the collector's internal interface (hpC_): objects, spaces, roots.
+ *
+ * ====================================================================================
+ *  Header word (one per object, just before the body)
+ * ====================================================================================
+ *   bit 0       FORWARDED: the word is (address of the copy's header) | 1
+ *   bit 1       REMEMBERED: an old object that is in the remembered set
+ *   bit 2       PINNED (reserved for conservative roots)
+ *   bits 4-7    age: minor collections survived (0-15)
+ *   bits 8-23   type id (1-65535; 0 is the filler that pads an unused buffer tail)
+ *   bits 24-63  words of the object, header included (objects up to 8 TiB)
+ * So an object's size never needs the embedder: (header >> 24) * 8 bytes.
+ *
+ * ====================================================================================
+ *  Spaces
+ * ====================================================================================
+ * Young: one RAW span of the pools, [young_lo, young_lo + young_size) = eden | S0 | S1.
+ *   Eden is handed out in thread allocation buffers (TLABs) by a bump of eden_top; a TLAB
+ *   is zeroed when it is handed out, so hp_new never zeroes, and the pause never pays for
+ *   clearing eden. From-space holds the survivors of the last minor collection, in
+ *   [from_lo, from_top); to-space is the other survivor space, empty between collections.
+ * Old: blocks of the collector's tracked pool heap (HPP_ARENA_GC): one object per block,
+ *   header at the block start. The pools' ALLOC bit of a block says it holds an object; its
+ *   MARK bit is the object's mark bit. Bodies above 64 KiB are HUGE spans (`huge` list).
+ *
+ * Invariants between collections:
+ *   [young-parsable]  eden [eden_lo, eden_top) and from-space [from_lo, from_top) are
+ *                     sequences of objects and fillers, once every TLAB is retired.
+ *   [no-forwarding]   no reachable header is FORWARDED.
+ *   [remembered]      every old object holding a young pointer has REMEMBERED set and is in
+ *                     the remembered set; the write barrier keeps this (gc/barrier.c).
+ *   [old-alloc]       an old object's block has its ALLOC bit set; MARK bits are all clear.
+ *
+ * A minor collection: roots, then remembered objects, are evacuated into to-space (age+1) or,
+ * at the tenure age or when to-space is full, promoted into the old generation; to-space is
+ * then scanned breadth-first (Cheney) and promoted objects from a work list. Its cost is the
+ * live young data plus the remembered objects, whatever the size of the old generation.
+ * A major collection first promotes all young objects (a minor collection with tenure age 0),
+ * then marks the old generation from the roots with an explicit stack and sweeps it.
+ */
+#ifndef HP_GC_GC_H
+#define HP_GC_GC_H
+#include "runtime/internal.h"
+#include "pools/pool.h"
+
+#define HPC_FORWARDED ((uint64_t)1)
+#define HPC_REMEMBERED ((uint64_t)2)
+#define HPC_PINNED ((uint64_t)4)
+#define HPC_AGE_SHIFT 4
+#define HPC_AGE_MASK ((uint64_t)15 << HPC_AGE_SHIFT)
+#define HPC_TYPE_SHIFT 8
+#define HPC_TYPE_MASK ((uint64_t)0xffff << HPC_TYPE_SHIFT)
+#define HPC_WORDS_SHIFT 24
+#define HPC_MAX_TYPES 65535
+#define HPC_TLAB_SIZE ((size_t)32 << 10)
+
+typedef struct hpC_heap hpC_heap;
+typedef struct hpR_thread hpR_thread;
+
+hp_inline uint64_t *hpC_header(const void *body) { return (uint64_t *)body - 1; }
+hp_inline size_t hpC_words(uint64_t h) { return (size_t)(h >> HPC_WORDS_SHIFT); }
+hp_inline size_t hpC_bytes(uint64_t h) { return hpC_words(h) * 8; }
+hp_inline unsigned hpC_type_id(uint64_t h) { return (unsigned)((h & HPC_TYPE_MASK) >> HPC_TYPE_SHIFT); }
+hp_inline unsigned hpC_age(uint64_t h) { return (unsigned)((h & HPC_AGE_MASK) >> HPC_AGE_SHIFT); }
+hp_inline uint64_t hpC_make_header(size_t words, unsigned type_id) {
+  return ((uint64_t)words << HPC_WORDS_SHIFT) | ((uint64_t)type_id << HPC_TYPE_SHIFT);
+}
+/* A filler covering `bytes` (>= 8) of unused space, so that a space stays parsable. */
+hp_inline void hpC_fill(void *at, size_t bytes) { *(uint64_t *)at = hpC_make_header(bytes / 8, 0); }
+
+/* A growable array of words, on the pools (for the collector's own bookkeeping). */
+typedef struct hpC_vec { uintptr_t *items; size_t len, cap; } hpC_vec;
+HP_INTERNAL void hpC_vec_push_slow(hpC_vec *v, uintptr_t x);
+hp_inline void hpC_vec_push(hpC_vec *v, uintptr_t x) {
+  if (hp_unlikely(v->len == v->cap)) { hpC_vec_push_slow(v, x); return; }
+  v->items[v->len++] = x;
+}
+HP_INTERNAL void hpC_vec_free(hpC_vec *v);
+/* Removes the first item equal to x; false if absent. */
+HP_INTERNAL bool hpC_vec_remove(hpC_vec *v, uintptr_t x);
+
+struct hpC_heap {
+  /* young */
+  hpP_page *young_span;
+  uintptr_t young_lo, young_hi;
+  uintptr_t eden_lo, eden_top, eden_hi;
+  uintptr_t from_lo, from_top, from_hi;   /* survivors of the last minor collection */
+  uintptr_t to_lo, to_hi;                 /* empty between collections */
+  /* old */
+  hpP_heap *old;
+  hpC_vec huge;                           /* headers of objects in HUGE spans */
+  size_t old_bytes;                       /* bytes of old objects (block sizes) */
+  size_t old_live_after_major;
+  size_t major_threshold;                 /* a major collection when old_bytes passes it */
+  /* remembered set: bodies of old objects with REMEMBERED set */
+  hpC_vec remset;
+  /* types */
+  const hp_type **types;                  /* by id; [0] is the filler */
+  uint32_t ntypes, types_cap;
+  unsigned tenure;                        /* current tenure age */
+};
+
+/* ---- Types ---- */
+HP_INTERNAL const hp_type *hpC_type(hp_runtime *rt, unsigned id);
+
+/* ---- Spaces ---- */
+HP_INTERNAL bool hpC_heap_init(hp_runtime *rt);
+HP_INTERNAL void hpC_heap_destroy(hp_runtime *rt);
+hp_inline bool hpC_is_young(const hpC_heap *h, const void *p) {
+  return (uintptr_t)p - h->young_lo < h->young_hi - h->young_lo;
+}
+/* The old object whose header starts the block that holds p, or NULL. */
+HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
+/* Allocates an old-generation object of `bytes` (header included), not zeroed; NULL if the
+ * pools are exhausted. */
+HP_INTERNAL void *hpC_old_alloc(hp_runtime *rt, size_t bytes);
+/* Bytes committed by the heap now (young span + old blocks). */
+HP_INTERNAL size_t hpC_heap_size(hp_runtime *rt);
+
+/* ---- Tracing ---- */
+/* Calls visit on each managed slot of the object with header at hdr. */
+HP_INTERNAL void hpC_trace(hp_runtime *rt, uint64_t *hdr, hp_visit_fn visit, void *ctx);
+/* Calls visit on every root slot (threads' frames, global roots, ranges, callbacks). */
+HP_INTERNAL void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx);
+
+/* ---- Collections (world stopped, TLABs retired) ---- */
+typedef struct hpC_cycle {
+  size_t copied, promoted;                /* bytes */
+  size_t freed_objects;
+} hpC_cycle;
+HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy);
+HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_cycle *cy);
+
+/* ---- Verification ---- */
+HP_INTERNAL size_t hpC_verify(hp_runtime *rt, const char *when);
+
+#endif /* HP_GC_GC_H */

@@ -1,0 +1,131 @@
+/* gc/verify.c -- the heap verifier: walks every object of every space and checks the
+ * invariants of gc/gc.h. It aborts on the first violation with a message naming the object,
+ * the slot and the rule. Called after (and before) collections when cfg.verify is set, and
+ * by hp_verify_heap. Costs a pass over the whole heap and a bitmap of young object starts.
+ */
+#include "runtime/runtime.h"
+
+#include <string.h>
+
+typedef struct verifier {
+  hp_runtime *rt;
+  hpC_heap *h;
+  const char *when;
+  uint64_t *young_starts;     /* one bit per 8 bytes of the young span: an object header */
+  uint64_t *obj;              /* the object being checked */
+  bool obj_old, holds_young;
+  size_t objects, remembered;
+} verifier;
+
+hp_cold static _Noreturn void fail(verifier *v, const char *what, const void *slot, const void *value) {
+  const hp_type *t = NULL;
+  if (v->obj) {
+    unsigned id = hpC_type_id(*v->obj);
+    if (id > 0 && id < v->h->ntypes) t = v->h->types[id];
+  }
+  hpR_fatal("hp: heap verification failed %s: %s (object %p of type %s, slot %p, value %p)", v->when,
+            what, v->obj ? (void *)(v->obj + 1) : NULL, t && t->name ? t->name : "?", slot, value);
+}
+
+static size_t young_bit(const verifier *v, uintptr_t a) { return (a - v->h->young_lo) / 8; }
+
+static void check_slot(void **slot, void *ctx) {
+  verifier *v = ctx;
+  void *p = *slot;
+  hpC_heap *h = v->h;
+  if (!hpP_contains(p)) return;                       /* NULL, or not the heap's: ignored */
+  uintptr_t hdr = (uintptr_t)p - 8;
+  if (hpC_is_young(h, p)) {
+    size_t b = young_bit(v, hdr);
+    bool in_live = (hdr >= h->eden_lo && hdr < h->eden_top) || (hdr >= h->from_lo && hdr < h->from_top);
+    if (!in_live || !((v->young_starts[b / 64] >> (b % 64)) & 1))
+      fail(v, "a slot points into the young generation but not at a live object", slot, p);
+    v->holds_young = true;
+    return;
+  }
+  hpP_page *pg;
+  void *start = hpP_block_of((void *)hdr, &pg);
+  if (pg == NULL || pg->arena != HPP_ARENA_GC) return; /* unmanaged memory of the pools */
+  if (start != (void *)hdr) fail(v, "a slot points into the old generation but not at an object", slot, p);
+}
+
+static void check_object(verifier *v, uint64_t *hdr, bool old) {
+  uint64_t hw = *hdr;
+  v->obj = hdr;
+  if (hw & HPC_FORWARDED) fail(v, "a forwarding header outside a collection", hdr, (void *)(uintptr_t)hw);
+  unsigned id = hpC_type_id(hw);
+  if (id >= v->h->ntypes) fail(v, "unknown type id", hdr, (void *)(uintptr_t)hw);
+  if (hpC_words(hw) == 0) fail(v, "an object of zero words", hdr, (void *)(uintptr_t)hw);
+  if (id == 0) return;                                /* filler */
+  const hp_type *t = v->h->types[id];
+  if (hpC_bytes(hw) < t->size + 8) fail(v, "an object smaller than its type's fixed part", hdr, (void *)(uintptr_t)hw);
+  v->objects++;
+  v->obj_old = old;
+  v->holds_young = false;
+  hpC_trace(v->rt, hdr, check_slot, v);
+  if (old && v->holds_young && !(hw & HPC_REMEMBERED))
+    fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);
+  if (!old && (hw & HPC_REMEMBERED)) fail(v, "a young object is marked remembered", hdr, NULL);
+  if (old && (hw & HPC_REMEMBERED)) v->remembered++;
+}
+
+/* Calls fn(v, hdr) for each object of [lo, hi), which must parse. */
+static void walk_young(verifier *v, uintptr_t lo, uintptr_t hi, bool record) {
+  for (uintptr_t a = lo; a < hi;) {
+    uint64_t hw = *(uint64_t *)a;
+    size_t bytes = hpC_bytes(hw);
+    v->obj = (uint64_t *)a;
+    if ((hw & HPC_FORWARDED) || bytes == 0 || a + bytes > hi)
+      fail(v, "the young generation does not parse", (void *)a, (void *)(uintptr_t)hw);
+    if (record) {
+      size_t b = young_bit(v, a);
+      v->young_starts[b / 64] |= (uint64_t)1 << (b % 64);
+    } else {
+      check_object(v, (uint64_t *)a, false);
+    }
+    a += bytes;
+  }
+}
+
+static void check_old_page(hpP_page *pg, void *arg) {
+  verifier *v = arg;
+  const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
+  uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  for (uint32_t i = 0; i < reserved; i++) {
+    if ((mark[i / 64] >> (i % 64)) & 1) fail(v, "a mark bit left set outside a major collection", hpP_block_at(pg, i), NULL);
+    if (!((alloc[i / 64] >> (i % 64)) & 1)) continue;
+    uint64_t *hdr = hpP_block_at(pg, i);
+    if (hpC_bytes(*hdr) > pg->block_size) fail(v, "an old object larger than its block", hdr, NULL);
+    check_object(v, hdr, true);
+  }
+}
+
+size_t hpC_verify(hp_runtime *rt, const char *when) {
+  hpC_heap *h = &rt->heap;
+  verifier v = { .rt = rt, .h = h, .when = when };
+  size_t words = ((h->young_hi - h->young_lo) / 8 + 63) / 64;
+  v.young_starts = hp_pool_alloc(words * 8);
+  hp_check(v.young_starts != NULL, "hp: no memory for the heap verifier");
+  memset(v.young_starts, 0, words * 8);
+  walk_young(&v, h->eden_lo, h->eden_top, true);
+  walk_young(&v, h->from_lo, h->from_top, true);
+  walk_young(&v, h->eden_lo, h->eden_top, false);
+  walk_young(&v, h->from_lo, h->from_top, false);
+  hpP_heap_foreach_page(h->old, check_old_page, &v);
+  for (size_t i = 0; i < h->huge.len; i++) check_object(&v, (uint64_t *)h->huge.items[i], true);
+  /* Every remembered object is in the remembered set. */
+  for (size_t i = 0; i < h->remset.len; i++) {
+    uint64_t *hdr = hpC_header((void *)h->remset.items[i]);
+    v.obj = hdr;
+    if (!(*hdr & HPC_REMEMBERED)) fail(&v, "an object in the remembered set without its REMEMBERED bit", hdr, NULL);
+  }
+  v.obj = NULL;
+  if (v.remembered != h->remset.len) fail(&v, "remembered objects and the remembered set differ in number", NULL, NULL);
+  hp_pool_free(v.young_starts);
+  return v.objects;
+}
+
+size_t hp_verify_heap(hp_runtime *rt) {
+  hpR_retire_tlabs(rt);
+  return hpC_verify(rt, "(hp_verify_heap)");
+}

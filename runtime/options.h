@@ -1,0 +1,37 @@
+/* runtime/options.h -- every option of the collector, declared once.
+ *
+ * X(kind, field, env, default, min, max, description)
+ *   kind: size (bytes, K/M/G suffixes in the environment), uint, or bool (0/1).
+ * The table makes hp_config_default, the range checks of hp_runtime_new, and
+ * hp_config_from_env; doc/options.md lists the same table for users.
+ */
+#ifndef HP_RUNTIME_OPTIONS_H
+#define HP_RUNTIME_OPTIONS_H
+
+#define HP_OPTIONS(X)                                                                       \
+  X(size, eden_size, "HP_EDEN_SIZE", 4 * HP_MiB, 256 * HP_KiB, 4 * HP_GiB,                  \
+    "bytes of eden, where objects are born")                                                \
+  X(uint, survivor_percent, "HP_SURVIVOR_PERCENT", 25, 1, 100,                              \
+    "size of each survivor space, in % of eden")                                            \
+  X(uint, tenure_age, "HP_TENURE_AGE", 6, 1, 15,                                            \
+    "minor collections an object survives before promotion (the most, when adaptive)")     \
+  X(bool, adaptive_tenure, "HP_ADAPTIVE_TENURE", 1, 0, 1,                                   \
+    "lower the tenure age while survivors fill more than half of their space")             \
+  X(size, large_object_size, "HP_LARGE_OBJECT_SIZE", 8 * HP_KiB, 256, 1 * HP_GiB,          \
+    "bodies above this size are allocated in the old generation and never move")           \
+  X(size, heap_limit, "HP_HEAP_LIMIT", 0, 0, SIZE_MAX,                                      \
+    "most bytes the heap may commit (0: no limit but the address reservation)")            \
+  X(uint, major_growth_percent, "HP_MAJOR_GROWTH", 200, 110, 100000,                        \
+    "major collection when the old generation reaches this % of what last survived one")   \
+  X(size, major_min_size, "HP_MAJOR_MIN_SIZE", 16 * HP_MiB, 0, SIZE_MAX,                   \
+    "no major collection (but on demand or at the heap limit) below this old size")        \
+  X(uint, stress, "HP_GC_STRESS", 0, 0, 1000000000,                                         \
+    "torture: collect every N allocations, minor and major in turn (0: off)")              \
+  X(uint, verify, "HP_GC_VERIFY", 0, 0, 2,                                                  \
+    "verify the heap: 1 after every collection, 2 before and after")                       \
+  X(bool, gc_log, "HP_GC_LOG", 0, 0, 1,                                                     \
+    "one line per collection on stderr")                                                   \
+  X(bool, conservative_stack, "HP_CONSERVATIVE", 0, 0, 1,                                   \
+    "scan thread stacks and registers conservatively (reserved for a later version)")
+
+#endif

@@ -1,0 +1,218 @@
+/* runtime/runtime.c -- runtimes and threads, collections with their statistics, events and
+ * log lines. */
+#include "runtime/runtime.h"
+#include "runtime/os.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ *  Runtime and threads
+ * ------------------------------------------------------------------------------------ */
+
+static void thread_reset_tlab(hpR_thread *th) {
+  th->pub.tlab_cur = th->pub.tlab_end = 0;
+  th->tlab_lo = 0;
+}
+
+static hpR_thread *thread_new(hp_runtime *rt) {
+  hpR_thread *th = hp_pool_alloc(sizeof *th);
+  if (th == NULL) return NULL;
+  memset(th, 0, sizeof *th);
+  th->rt = rt;
+  th->pub.large_object_size = rt->cfg.large_object_size;
+  th->pub.young_lo = rt->heap.young_lo;
+  th->pub.young_size = rt->heap.young_hi - rt->heap.young_lo;
+  th->stress_countdown = rt->cfg.stress;
+  thread_reset_tlab(th);
+  th->next = rt->threads;
+  rt->threads = th;
+  return th;
+}
+
+hp_runtime *hp_runtime_new(const hp_config *cfg) {
+  hp_config c;
+  if (cfg) c = *cfg;
+  else hp_config_default(&c);
+  if (!hpR_config_check(&c)) { errno = EINVAL; return NULL; }
+  hp_runtime *rt = hp_pool_alloc(sizeof *rt);
+  if (rt == NULL) return NULL;
+  memset(rt, 0, sizeof *rt);
+  rt->cfg = c;
+  pthread_mutex_init(&rt->lock, NULL);
+  rt->created_ns = hpS_now_ns();
+  rt->stats.version = HP_GC_STATS_VERSION;
+  if (!hpC_heap_init(rt)) { hp_pool_free(rt); errno = ENOMEM; return NULL; }
+  rt->main = thread_new(rt);
+  if (rt->main == NULL) { hpC_heap_destroy(rt); hp_pool_free(rt); errno = ENOMEM; return NULL; }
+  return rt;
+}
+
+void hp_runtime_destroy(hp_runtime *rt) {
+  if (rt == NULL) return;
+  hpC_heap_destroy(rt);
+  for (hpR_thread *th = rt->threads, *n; th; th = n) { n = th->next; hp_pool_free(th); }
+  hpC_vec_free(&rt->roots);
+  hpC_vec_free(&rt->ranges);
+  hp_pool_free(rt->callbacks);
+  pthread_mutex_destroy(&rt->lock);
+  hp_pool_free(rt);
+}
+
+hp_thread *hp_main_thread(hp_runtime *rt) { return &rt->main->pub; }
+hp_runtime *hp_thread_runtime(hp_thread *t) { return hpR_thread_of(t)->rt; }
+
+void hp_set_oom_handler(hp_runtime *rt, hp_oom_fn fn, void *data) { rt->oom = fn; rt->oom_data = data; }
+void hp_set_gc_event_handler(hp_runtime *rt, hp_gc_event_fn fn, void *data) {
+  rt->on_event = fn;
+  rt->event_data = data;
+}
+
+void hpR_retire_tlabs(hp_runtime *rt) {
+  for (hpR_thread *th = rt->threads; th; th = th->next) {
+    hp_thread *t = &th->pub;
+    if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
+    rt->bytes_allocated += t->tlab_cur - th->tlab_lo;
+    thread_reset_tlab(th);
+  }
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Collections
+ * ------------------------------------------------------------------------------------ */
+
+bool hpR_major_due(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  if (h->old_bytes >= h->major_threshold) return true;
+  return rt->cfg.heap_limit && hpC_heap_size(rt) >= rt->cfg.heap_limit;
+}
+
+static unsigned pause_bucket(uint64_t ns) {
+  if (ns < 1000) return 0;
+  double b = 8.0 * log2((double)ns / 1000.0);
+  unsigned i = (unsigned)b;
+  return i < HP_PAUSE_BUCKETS ? i : HP_PAUSE_BUCKETS - 1;
+}
+
+uint64_t hp_gc_pause_quantile(const struct hp_gc_pause_stats *p, double q) {
+  if (p->count == 0) return 0;
+  uint64_t rank = (uint64_t)ceil(q * (double)p->count);
+  if (rank == 0) rank = 1;
+  uint64_t seen = 0;
+  for (unsigned i = 0; i < HP_PAUSE_BUCKETS; i++) {
+    seen += p->histogram[i];
+    if (seen >= rank) {
+      uint64_t upper = (uint64_t)(1000.0 * exp2((double)(i + 1) / 8.0));
+      return upper < p->max_ns ? upper : p->max_ns;
+    }
+  }
+  return p->max_ns;
+}
+
+static void record_pause(struct hp_gc_pause_stats *p, uint64_t ns) {
+  p->count++;
+  p->total_ns += ns;
+  p->last_ns = ns;
+  if (ns > p->max_ns) p->max_ns = ns;
+  p->histogram[pause_bucket(ns)]++;
+}
+
+static size_t heap_in_use(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  return (h->eden_top - h->eden_lo) + (h->from_top - h->from_lo) + h->old_bytes;
+}
+
+void hpR_collect(hp_runtime *rt, hp_gc_kind kind) {
+  hp_check_api(!rt->collecting, "hp: a collection was requested during a collection "
+                                "(from a trace function or an event handler?)");
+  rt->collecting = true;
+  uint64_t t0 = hpS_now_ns();
+  hpR_retire_tlabs(rt);
+  struct hp_gc_stats *st = &rt->stats;
+  uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  size_t before = heap_in_use(rt);
+  hp_gc_event ev = { .kind = kind, .end = false, .number = number, .heap_before = before };
+  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
+
+  hpC_cycle cy = { 0 };
+  if (kind == HP_GC_MINOR) hpC_minor(rt, false, &cy);
+  else hpC_major(rt, &cy);
+
+  if (rt->cfg.verify >= 1) hpC_verify(rt, "after a collection");
+  uint64_t pause = hpS_now_ns() - t0;
+  if (kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
+  else { st->major_count++; record_pause(&st->major, pause); }
+  st->gc_ns += pause;
+  st->bytes_copied += cy.copied;
+  st->bytes_promoted += cy.promoted;
+  st->objects_freed += cy.freed_objects;
+  size_t after = heap_in_use(rt);
+  ev.end = true;
+  ev.pause_ns = pause;
+  ev.heap_after = after;
+  ev.promoted = cy.promoted;
+  ev.copied = cy.copied;
+  if (rt->cfg.gc_log)
+    hpR_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK%s",
+             kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)number, (double)pause / 1e6,
+             before >> 10, after >> 10, hpC_heap_size(rt) >> 10, cy.copied >> 10, cy.promoted >> 10,
+             kind == HP_GC_MAJOR ? "" : "");
+  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  rt->collecting = false;
+}
+
+int hp_collect(hp_thread *t, hp_gc_kind kind) {
+  hp_check_api(kind == HP_GC_MINOR || kind == HP_GC_MAJOR, "hp: hp_collect: unknown kind %d", (int)kind);
+  hpR_collect(hpR_thread_of(t)->rt, kind);
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Statistics
+ * ------------------------------------------------------------------------------------ */
+
+void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
+  *out = rt->stats;
+  hpC_heap *h = &rt->heap;
+  uint64_t live_tlabs = 0;
+  for (hpR_thread *th = rt->threads; th; th = th->next) live_tlabs += th->pub.tlab_cur - th->tlab_lo;
+  out->bytes_allocated = rt->bytes_allocated + live_tlabs;
+  out->young_live = h->from_top - h->from_lo;
+  out->old_live = h->old_bytes;
+  out->old_live_after_major = h->old_live_after_major;
+  out->heap_committed = hpC_heap_size(rt);
+  out->heap_resident = hpS_resident((void *)h->young_lo, h->young_hi - h->young_lo);
+  struct res { size_t n; } r = { 0 };
+  (void)r;
+  out->heap_resident += h->old_bytes; /* old blocks are resident once written */
+  out->tenure_age = h->tenure;
+  out->minor.p50_ns = hp_gc_pause_quantile(&out->minor, 0.5);
+  out->minor.p99_ns = hp_gc_pause_quantile(&out->minor, 0.99);
+  out->major.p50_ns = hp_gc_pause_quantile(&out->major, 0.5);
+  out->major.p99_ns = hp_gc_pause_quantile(&out->major, 0.99);
+  out->total_ns = hpS_now_ns() - rt->created_ns;
+}
+
+static void print_pauses(FILE *f, const char *name, const struct hp_gc_pause_stats *p) {
+  fprintf(f, "%s: %llu collections, pause total %.3f ms, last %.3f ms, max %.3f ms, p50 %.3f ms, p99 %.3f ms\n",
+          name, (unsigned long long)p->count, (double)p->total_ns / 1e6, (double)p->last_ns / 1e6,
+          (double)p->max_ns / 1e6, (double)p->p50_ns / 1e6, (double)p->p99_ns / 1e6);
+}
+
+void hp_gc_stats_print(hp_runtime *rt, void *out) {
+  FILE *f = out ? out : stderr;
+  struct hp_gc_stats s;
+  hp_gc_stats(rt, &s);
+  print_pauses(f, "minor", &s.minor);
+  print_pauses(f, "major", &s.major);
+  fprintf(f, "allocated %llu bytes (%llu large); copied %llu, promoted %llu; old live %llu, "
+          "young live %llu; committed %llu; tenure age %u; GC time %.1f%% of %.3f s\n",
+          (unsigned long long)s.bytes_allocated, (unsigned long long)s.bytes_allocated_large,
+          (unsigned long long)s.bytes_copied, (unsigned long long)s.bytes_promoted,
+          (unsigned long long)s.old_live, (unsigned long long)s.young_live,
+          (unsigned long long)s.heap_committed, s.tenure_age,
+          s.total_ns ? 100.0 * (double)s.gc_ns / (double)s.total_ns : 0.0, (double)s.total_ns / 1e9);
+}

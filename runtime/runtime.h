@@ -1,0 +1,56 @@
+/* runtime/runtime.h -- the runtime object: configuration, threads, roots, statistics, and
+ * the orchestration of collections (hpR_). */
+#ifndef HP_RUNTIME_RUNTIME_H
+#define HP_RUNTIME_RUNTIME_H
+#include "runtime/internal.h"
+#include "runtime/options.h"
+#include "gc/gc.h"
+
+#include <pthread.h>
+
+/* The whole of a thread's state; the public hp_thread is its first member. */
+struct hpR_thread {
+  struct hp_thread pub;
+  hp_runtime *rt;
+  uintptr_t tlab_lo;              /* start of the current TLAB (bytes-allocated accounting) */
+  uint64_t stress_countdown;      /* allocations left before the next stress collection */
+  hpR_thread *next;
+};
+
+typedef struct hpR_callback { hp_roots_fn fn; void *data; } hpR_callback;
+
+struct hp_runtime {
+  hp_config cfg;
+  hpC_heap heap;
+  pthread_mutex_t lock;           /* registries; collections */
+  hpR_thread *threads;
+  hpR_thread *main;
+  /* roots */
+  hpC_vec roots;                  /* void ** */
+  hpC_vec ranges;                 /* hp_root_range * */
+  hpR_callback *callbacks;
+  size_t ncallbacks, callbacks_cap;
+  /* handlers */
+  hp_oom_fn oom;
+  void *oom_data;
+  hp_gc_event_fn on_event;
+  void *event_data;
+  /* statistics */
+  struct hp_gc_stats stats;
+  uint64_t created_ns;
+  uint64_t bytes_allocated;       /* retired TLABs and direct allocations */
+  bool collecting;
+  bool stress_major_next;
+};
+
+hp_inline hpR_thread *hpR_thread_of(hp_thread *t) { return (hpR_thread *)t; }
+
+HP_INTERNAL bool hpR_config_check(const hp_config *c);
+/* Runs a collection of `kind` now (the caller holds no lock). */
+HP_INTERNAL void hpR_collect(hp_runtime *rt, hp_gc_kind kind);
+/* Gives back every thread's TLAB remainder (filled), so that eden is parsable. */
+HP_INTERNAL void hpR_retire_tlabs(hp_runtime *rt);
+/* Whether the old generation has grown enough for a major collection. */
+HP_INTERNAL bool hpR_major_due(hp_runtime *rt);
+
+#endif
