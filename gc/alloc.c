@@ -11,6 +11,7 @@
 #include "runtime/os.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------
@@ -48,34 +49,45 @@ bool hpC_vec_remove(hpC_vec *v, uintptr_t x) {
  *  Types
  * ------------------------------------------------------------------------------------ */
 
+static hp_type filler = { .name = "(filler)", .flags = HP_TYPE_LEAF };
+const hp_type *hpC_types[HPC_MAX_TYPES + 1] = { [0] = &filler };
+_Atomic uint32_t hpC_ntypes = 1;
+static pthread_mutex_t types_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int hp_type_register(hp_runtime *rt, hp_type *type) {
-  hpC_heap *h = &rt->heap;
+  (void)rt;
   for (uint32_t i = 0; i < type->noffsets; i++) {
     if (type->offsets[i] % 8 != 0 || (size_t)type->offsets[i] + 8 > type->size) { errno = EINVAL; return -1; }
   }
-  if (type->id != 0 && type->id < h->ntypes && h->types[type->id] == type) return 0;
-  if (h->ntypes > HPC_MAX_TYPES) { errno = ENOSPC; return -1; }
-  if (h->ntypes == h->types_cap) {
-    uint32_t cap = h->types_cap ? h->types_cap * 2 : 64;
-    const hp_type **t = hp_pool_alloc(cap * sizeof *t);
-    if (t == NULL) { errno = ENOMEM; return -1; }
-    if (h->ntypes) memcpy(t, h->types, h->ntypes * sizeof *t);
-    hp_pool_free(h->types);
-    h->types = t;
-    h->types_cap = cap;
+  pthread_mutex_lock(&types_mu);
+  uint32_t n = atomic_load(&hpC_ntypes);
+  if (type->id != 0 && type->id < n && hpC_types[type->id] == type) {
+    pthread_mutex_unlock(&types_mu);
+    return 0;                                   /* registered already (maybe by another runtime) */
   }
-  type->id = h->ntypes;
-  h->types[h->ntypes++] = type;
+  if (n > HPC_MAX_TYPES) { pthread_mutex_unlock(&types_mu); errno = ENOSPC; return -1; }
+  type->id = n;
+  hpC_types[n] = type;
+  atomic_store(&hpC_ntypes, n + 1);
+  pthread_mutex_unlock(&types_mu);
   return 0;
 }
 
-const hp_type *hpC_type(hp_runtime *rt, unsigned id) {
-  hp_check(id != 0 && id < rt->heap.ntypes, "hp: object with unregistered type id %u "
-           "(was hp_type_register called for its type?)", id);
-  return rt->heap.types[id];
+void hpC_bad_type(unsigned id) {
+  hpR_fatal("hp: object with unregistered type id %u (was hp_type_register called for its "
+            "type? or is the header overwritten?)", id);
 }
 
-const hp_type *hp_type_of(hp_runtime *rt, const void *obj) { return hpC_type(rt, hpC_type_id(*hpC_header(obj))); }
+const hp_type *hpC_type(unsigned id) {
+  const hp_type *t = id <= HPC_MAX_TYPES ? hpC_types[id] : NULL;
+  if (t == NULL) hpC_bad_type(id);
+  return t;
+}
+
+const hp_type *hp_type_of(hp_runtime *rt, const void *obj) {
+  (void)rt;
+  return hpC_type(hpC_type_id(*hpC_header(obj)));
+}
 size_t hp_size(const void *obj) { return hpC_bytes(*hpC_header(obj)) - 8; }
 
 /* ------------------------------------------------------------------------------------
@@ -89,9 +101,12 @@ bool hpC_heap_init(hp_runtime *rt) {
   size_t eden = round_pages(rt->cfg.eden_size);
   size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
   size_t total = eden + 2 * surv;
-  h->young_span = hpP_raw_alloc(total >> HPP_PAGE_SHIFT, 0, NULL);
+  /* 2 MiB aligned, with transparent huge pages: eden is touched all the time, and a huge
+   * page saves 511 page faults and TLB misses of 4 KiB ones. */
+  h->young_span = hpP_span_alloc(total >> HPP_PAGE_SHIFT, (2 * HP_MiB) >> HPP_PAGE_SHIFT, HPP_SPAN_RAW, NULL);
   if (h->young_span == NULL) return false;
   h->young_lo = (uintptr_t)hpP_page_start(h->young_span);
+  hpS_hugepages((void *)h->young_lo, total);
   h->young_hi = h->young_lo + total;
   h->eden_lo = h->eden_top = h->young_lo;
   h->eden_hi = h->eden_lo + eden;
@@ -103,11 +118,6 @@ bool hpC_heap_init(hp_runtime *rt) {
   if (h->old == NULL) { hpP_raw_free(h->young_span); return false; }
   h->tenure = rt->cfg.tenure_age;
   h->major_threshold = rt->cfg.major_min_size;
-  /* Type 0 is the filler. */
-  static hp_type filler = { .name = "(filler)", .flags = HP_TYPE_LEAF };
-  h->ntypes = 0;
-  filler.id = 0;
-  hp_type_register(rt, &filler);
   return true;
 }
 
@@ -118,7 +128,6 @@ void hpC_heap_destroy(hp_runtime *rt) {
   hpC_vec_free(&h->remset);
   if (h->old) hpP_heap_destroy(h->old);
   if (h->young_span) hpP_raw_free(h->young_span);
-  hp_pool_free(h->types);
   memset(h, 0, sizeof *h);
 }
 
@@ -131,18 +140,13 @@ uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
   return hpP_block_of(p, span);
 }
 
-void *hpC_old_alloc(hp_runtime *rt, size_t bytes) {
-  hpC_heap *h = &rt->heap;
-  void *b = hpP_heap_alloc(h->old, bytes);
+void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
+  void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
   if (b == NULL) return NULL;
   hpP_page *pg = hpP_span_of(b);
-  if (pg->kind == HPP_SPAN_HUGE) {
-    hpC_vec_push(&h->huge, (uintptr_t)b);
-    hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
-    h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
-  } else {
-    h->old_bytes += pg->block_size;
-  }
+  hpC_vec_push(&h->huge, (uintptr_t)b);
+  hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
+  h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
   return b;
 }
 
@@ -176,7 +180,7 @@ static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
  * limit or the pools say no. */
 static void *large_alloc(hp_runtime *rt, size_t bytes) {
   if (rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit) return NULL;
-  void *p = hpC_old_alloc(rt, bytes);
+  void *p = hpC_old_alloc(&rt->heap, bytes);
   if (p == NULL) return NULL;
   memset(p, 0, bytes);
   rt->bytes_allocated += bytes;
@@ -202,7 +206,7 @@ static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large)
 void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   hpR_thread *th = hpR_thread_of(t);
   hp_runtime *rt = th->rt;
-  hp_check_api(type->id != 0 && type->id < rt->heap.ntypes && rt->heap.types[type->id] == type,
+  hp_check_api(type->id != 0 && type->id <= HPC_MAX_TYPES && hpC_types[type->id] == type,
                "hp: hp_new with type \"%s\" that is not registered (hp_type_register)",
                type->name ? type->name : "?");
   hp_check_api(size >= type->size, "hp: hp_new(%s): size %zu is below the type's fixed size %zu",

@@ -94,14 +94,17 @@ struct hpC_heap {
   size_t major_threshold;                 /* a major collection when old_bytes passes it */
   /* remembered set: bodies of old objects with REMEMBERED set */
   hpC_vec remset;
-  /* types */
-  const hp_type **types;                  /* by id; [0] is the filler */
-  uint32_t ntypes, types_cap;
   unsigned tenure;                        /* current tenure age */
 };
 
-/* ---- Types ---- */
-HP_INTERNAL const hp_type *hpC_type(hp_runtime *rt, unsigned id);
+/* ---- Types ----
+ * Type ids are process-wide (one table for all runtimes), so that a static hp_type can be
+ * registered with any number of runtimes. Id 0 is the filler. Entries are written once,
+ * under a lock, before any object of the type exists. */
+extern HP_INTERNAL const hp_type *hpC_types[HPC_MAX_TYPES + 1];
+extern HP_INTERNAL _Atomic uint32_t hpC_ntypes;
+HP_INTERNAL const hp_type *hpC_type(unsigned id);
+hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 
 /* ---- Spaces ---- */
 HP_INTERNAL bool hpC_heap_init(hp_runtime *rt);
@@ -113,13 +116,35 @@ hp_inline bool hpC_is_young(const hpC_heap *h, const void *p) {
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
 /* Allocates an old-generation object of `bytes` (header included), not zeroed; NULL if the
  * pools are exhausted. */
-HP_INTERNAL void *hpC_old_alloc(hp_runtime *rt, size_t bytes);
+HP_INTERNAL void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes);
+hp_inline void *hpC_old_alloc(hpC_heap *h, size_t bytes) {
+  if (hp_unlikely(bytes > HPP_LARGE_MAX)) return hpC_old_alloc_slow(h, bytes);
+  unsigned cls = hpP_class_of(bytes);
+  void *b = hpP_tracked_alloc_class(h->old, cls);
+  if (hp_likely(b != NULL)) h->old_bytes += hpP_class_size[cls];
+  return b;
+}
 /* Bytes committed by the heap now (young span + old blocks). */
 HP_INTERNAL size_t hpC_heap_size(hp_runtime *rt);
 
 /* ---- Tracing ---- */
-/* Calls visit on each managed slot of the object with header at hdr. */
-HP_INTERNAL void hpC_trace(hp_runtime *rt, uint64_t *hdr, hp_visit_fn visit, void *ctx);
+/* Calls visit on each managed slot of the object with header at hdr. Inlined into each
+ * collector loop with its own visitor, so that visit is a direct (inlined) call there. */
+hp_inline void hpC_trace_with(uint64_t *hdr, hp_visit_fn visit, void *ctx) {
+  uint64_t h = *hdr;
+  const hp_type *type = hpC_types[hpC_type_id(h)];
+  if (hp_unlikely(type == NULL)) hpC_bad_type(hpC_type_id(h));
+  if (type->flags & HP_TYPE_LEAF) return;                /* fillers (id 0) are leaves */
+  char *body = (char *)(hdr + 1);
+  for (uint32_t i = 0; i < type->noffsets; i++) visit((void **)(body + type->offsets[i]), ctx);
+  if (type->flags & HP_TYPE_ARRAY) {
+    void **slot = (void **)(body + ((type->size + 7) & ~(size_t)7));
+    void **end = (void **)((char *)hdr + hpC_bytes(h));
+    for (; slot < end; slot++) visit(slot, ctx);
+  }
+  if (type->trace) type->trace(body, visit, ctx);
+}
+HP_INTERNAL void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx);
 /* Calls visit on every root slot (threads' frames, global roots, ranges, callbacks). */
 HP_INTERNAL void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx);
 

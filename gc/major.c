@@ -39,7 +39,7 @@ static void mark(marker *m) {
     uint64_t *hdr = (uint64_t *)m->stack.items[--m->stack.len];
     m->marked_bytes += hpC_bytes(*hdr);
     m->marked_objects++;
-    hpC_trace(m->rt, hdr, mark_slot, m);
+    hpC_trace_with(hdr, mark_slot, m);
   }
   hpC_vec_free(&m->stack);
 }

@@ -79,21 +79,7 @@ void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx) {
  *  Tracing one object
  * ------------------------------------------------------------------------------------ */
 
-void hpC_trace(hp_runtime *rt, uint64_t *hdr, hp_visit_fn visit, void *ctx) {
-  uint64_t h = *hdr;
-  unsigned id = hpC_type_id(h);
-  if (id == 0) return;                                  /* filler */
-  const hp_type *type = hpC_type(rt, id);
-  if (type->flags & HP_TYPE_LEAF) return;
-  char *body = (char *)(hdr + 1);
-  for (uint32_t i = 0; i < type->noffsets; i++) visit((void **)(body + type->offsets[i]), ctx);
-  if (type->flags & HP_TYPE_ARRAY) {
-    void **slot = (void **)(body + ((type->size + 7) & ~(size_t)7));
-    void **end = (void **)((char *)hdr + hpC_bytes(h));
-    for (; slot < end; slot++) visit(slot, ctx);
-  }
-  if (type->trace) type->trace(body, visit, ctx);
-}
+void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx) { hpC_trace_with(hdr, visit, ctx); }
 
 /* ------------------------------------------------------------------------------------
  *  The write barrier's slow path

@@ -21,7 +21,7 @@ hp_cold static _Noreturn void fail(verifier *v, const char *what, const void *sl
   const hp_type *t = NULL;
   if (v->obj) {
     unsigned id = hpC_type_id(*v->obj);
-    if (id > 0 && id < v->h->ntypes) t = v->h->types[id];
+    if (id <= HPC_MAX_TYPES) t = hpC_types[id];
   }
   hpR_fatal("hp: heap verification failed %s: %s (object %p of type %s, slot %p, value %p)", v->when,
             what, v->obj ? (void *)(v->obj + 1) : NULL, t && t->name ? t->name : "?", slot, value);
@@ -54,15 +54,15 @@ static void check_object(verifier *v, uint64_t *hdr, bool old) {
   v->obj = hdr;
   if (hw & HPC_FORWARDED) fail(v, "a forwarding header outside a collection", hdr, (void *)(uintptr_t)hw);
   unsigned id = hpC_type_id(hw);
-  if (id >= v->h->ntypes) fail(v, "unknown type id", hdr, (void *)(uintptr_t)hw);
+  if (id > HPC_MAX_TYPES || hpC_types[id] == NULL) fail(v, "unknown type id", hdr, (void *)(uintptr_t)hw);
   if (hpC_words(hw) == 0) fail(v, "an object of zero words", hdr, (void *)(uintptr_t)hw);
   if (id == 0) return;                                /* filler */
-  const hp_type *t = v->h->types[id];
+  const hp_type *t = hpC_types[id];
   if (hpC_bytes(hw) < t->size + 8) fail(v, "an object smaller than its type's fixed part", hdr, (void *)(uintptr_t)hw);
   v->objects++;
   v->obj_old = old;
   v->holds_young = false;
-  hpC_trace(v->rt, hdr, check_slot, v);
+  hpC_trace(hdr, check_slot, v);
   if (old && v->holds_young && !(hw & HPC_REMEMBERED))
     fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);
   if (!old && (hw & HPC_REMEMBERED)) fail(v, "a young object is marked remembered", hdr, NULL);

@@ -23,6 +23,14 @@ int hpS_decommit(void *p, size_t size) {
   return madvise(p, size, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+void hpS_hugepages(void *p, size_t size) {
+#ifdef MADV_HUGEPAGE
+  madvise(p, size, MADV_HUGEPAGE);
+#else
+  (void)p; (void)size;
+#endif
+}
+
 size_t hpS_resident(const void *p, size_t size) {
   size_t ps = hpS_page_size();
   unsigned char vec[256];

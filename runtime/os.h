@@ -11,6 +11,8 @@ HP_INTERNAL void *hpS_reserve(size_t size, size_t align);
 /* Gives the pages of [p, p+size) back to the OS; they read as zero afterwards.
  * Returns 0 or an errno value. */
 HP_INTERNAL int hpS_decommit(void *p, size_t size);
+/* Asks for transparent huge pages over [p, p+size) (a hint; errors are ignored). */
+HP_INTERNAL void hpS_hugepages(void *p, size_t size);
 /* The number of bytes of [p, p+size) resident in memory now (mincore); p page-aligned. */
 HP_INTERNAL size_t hpS_resident(const void *p, size_t size);
 /* Monotonic time in nanoseconds. */
