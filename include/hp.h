@@ -54,7 +54,8 @@ HP_API int hp_version(void);
 /* ==================================================================================
  *  Pools: unmanaged memory
  * ==================================================================================
- * Blocks come in size classes spaced at most 25% apart, grouped in four tiers:
+ * Blocks come in size classes spaced 16 bytes apart up to 128 B and at most 25% apart
+ * above, grouped in four tiers:
  *   small  (<= 128 B, 16-byte steps), medium (129 B - 2 KiB, 4 classes per doubling),
  *   large  (2 KiB - 64 KiB, 4 classes per doubling), huge (> 64 KiB, whole 64 KiB pages).
  * Any thread may allocate and free any block. Each thread allocates from pages of its

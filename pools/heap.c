@@ -69,7 +69,9 @@ static void track_alloc(hpP_page *pg, void *b) {
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
   if (bit_get(bits, i)) hpR_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
   bit_set(bits, i);
-  if (HP_DEBUG >= 2 && !pg->tracked) memset(b, DEBUG_FRESH, pg->block_size);
+  if (HP_DEBUG >= 2)   /* a new life: its next remote free is its first (see remote_free) */
+    atomic_fetch_and((_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6], ~((uint64_t)1 << (i & 63)));
+  if (HP_DEBUG >= 2 && pg->arena == HPP_ARENA_PUBLIC) memset(b, DEBUG_FRESH, pg->block_size);
 }
 
 /* Records that block b of pg came back to its owner (tracked pages). */
@@ -88,12 +90,14 @@ static void track_free(hpP_page *pg, void *b, const char *how) {
 
 static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
   uint32_t bs = hpP_class_size[cls];
-  pg->cls = (uint8_t)cls;
+  hpP_lock();                  /* the fixed fields are written under the span lock (pool.h): */
+  pg->cls = (uint8_t)cls;      /* hp_pool_stats reads them while walking the spans */
   pg->arena = h->arena;
   pg->block_size = bs;
   pg->capacity = (uint32_t)(((size_t)pg->npages << HPP_PAGE_SHIFT) / bs);
   pg->div_mul = (((uint64_t)1 << 40) + bs - 1) / bs;
   pg->tracked = h->tracked || HP_DEBUG >= 2;
+  hpP_unlock();
   pg->free = NULL;
   atomic_store_explicit(&pg->used, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 0, memory_order_relaxed);
@@ -274,8 +278,10 @@ static void remote_free(hpP_page *pg, hpP_block *b) {
     nw = (uintptr_t)b | (old & HPP_PENDING);
     notify = (old & HPP_FULL) != 0;
     if (notify) nw |= HPP_PENDING;
+    /* acq_rel: a freer that clears FULL takes over from the owner's park_full and writes
+     * pg->pending_next, which the owner read (drain_pending) before it parked the page. */
   } while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, nw,
-                                                  memory_order_release, memory_order_relaxed));
+                                                  memory_order_acq_rel, memory_order_relaxed));
   if (!notify) return;
   /* We cleared FULL and set PENDING: push the page onto its owner's pending list. The owner
    * may be abandoning its pages right now; `notifiers` lets it wait for us (see pool.h). */
@@ -358,11 +364,13 @@ void *hpP_huge_alloc(size_t size, size_t align, int arena) {
   if (npages == 0) npages = 1;
   hpP_page *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, NULL);
   if (pg == NULL) return NULL;
+  hpP_lock();                                  /* fixed fields: see page_init */
   pg->arena = (uint8_t)arena;
   pg->capacity = 1;
   pg->block_size = 0;                          /* the span size is npages * HPP_PAGE */
   pg->div_mul = 0;                             /* every offset is in block 0 */
   pg->client = size;                           /* requested bytes, for the statistics */
+  hpP_unlock();
   atomic_store_explicit(&pg->used, 1, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 1, memory_order_relaxed);
   atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);  /* 1: freed (HP_DEBUG) */

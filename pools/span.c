@@ -37,7 +37,7 @@ static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
 static hpP_page *bins[HPP_NBINS]; /* free spans, linked through next/prev */
 static hpP_page *abandoned[HPP_NARENAS][HPP_CLASSES];
-static size_t nabandoned;
+static _Atomic size_t nabandoned; /* changed under the span lock; the purger reads it without */
 
 void hpP_lock(void) { pthread_mutex_lock(&span_lock); }
 void hpP_unlock(void) { pthread_mutex_unlock(&span_lock); }
@@ -251,6 +251,7 @@ void hpP_abandoned_push(hpP_page *pg) {
   if (*head) (*head)->prev = pg;
   *head = pg;
   nabandoned++;
+  purger_wake();      /* its blocks may be freed later: the purger collects them (span lock held) */
 }
 
 static void abandoned_remove(hpP_page *pg) {
