@@ -108,14 +108,17 @@ bool hpC_heap_init(hp_runtime *rt) {
   h->young_lo = (uintptr_t)hpP_page_start(h->young_span);
   hpS_hugepages((void *)h->young_lo, total);
   h->young_hi = h->young_lo + total;
-  h->eden_lo = h->eden_top = h->young_lo;
-  h->eden_hi = h->eden_lo + eden;
-  h->from_lo = h->from_top = h->eden_hi;
-  h->from_hi = h->from_lo + surv;
-  h->to_lo = h->from_hi;
-  h->to_hi = h->to_lo + surv;
+  h->eden.lo = h->young_lo;
+  h->eden.hi = h->from.lo = h->eden.lo + eden;
+  h->from.hi = h->to.lo = h->from.lo + surv;
+  h->to.hi = h->to.lo + surv;
+  hpC_space_reset(&h->eden, &h->pinned);
+  hpC_space_reset(&h->from, &h->pinned);
+  hpC_space_reset(&h->to, &h->pinned);
+  h->starts = hp_pool_alloc(total / 64);
   h->old = hpP_heap_new(HPP_ARENA_GC, true);
-  if (h->old == NULL) { hpP_raw_free(h->young_span); return false; }
+  if (h->old == NULL || h->starts == NULL) { hpC_heap_destroy(rt); return false; }
+  memset(h->starts, 0, total / 64);
   h->tenure = rt->cfg.tenure_age;
   h->major_threshold = rt->cfg.major_min_size;
   return true;
@@ -126,6 +129,12 @@ void hpC_heap_destroy(hp_runtime *rt) {
   for (size_t i = 0; i < h->huge.len; i++) hpP_huge_free_span(hpP_span_of((void *)h->huge.items[i]));
   hpC_vec_free(&h->huge);
   hpC_vec_free(&h->remset);
+  hpC_vec_free(&h->tlabs);
+  hpC_vec_free(&h->pinned);
+  hp_pool_free(h->eden.runs);
+  hp_pool_free(h->from.runs);
+  hp_pool_free(h->to.runs);
+  hp_pool_free(h->starts);
   if (h->old) hpP_heap_destroy(h->old);
   if (h->young_span) hpP_raw_free(h->young_span);
   memset(h, 0, sizeof *h);
@@ -147,6 +156,7 @@ void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
   hpC_vec_push(&h->huge, (uintptr_t)b);
   hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
   h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
+  h->old_object_bytes += bytes;
   return b;
 }
 
@@ -164,12 +174,13 @@ static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
   /* Under stress the TLAB holds just the object, so that every allocation comes back here. */
   size_t size = rt->cfg.stress ? need : HPC_TLAB_SIZE;
   if (size < need) size = need;
-  if (h->eden_hi - h->eden_top < size) {
-    size = h->eden_hi - h->eden_top;          /* the rest of eden, if the object fits */
-    if (size < need) return false;
-  }
-  uintptr_t lo = h->eden_top;
-  h->eden_top += size;
+  hpC_space *e = &h->eden;
+  if (e->limit - e->top < need && !hpC_space_advance(e, need)) return false;
+  if (size > e->limit - e->top) size = e->limit - e->top;   /* the rest of the run */
+  uintptr_t lo = e->top;
+  e->top += size;
+  hpC_vec_push(&h->tlabs, lo);                /* so that a conservative root can find its object */
+  hpC_vec_push(&h->tlabs, lo + size);
   memset((void *)lo, 0, size);                /* the bulk clear: hp_new never zeroes */
   th->tlab_lo = t->tlab_cur = lo;
   t->tlab_end = lo + size;
@@ -219,7 +230,7 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
     /* Torture: every allocation comes here (the TLAB is kept empty); collect every N. */
     if (--th->stress_countdown == 0) {
       th->stress_countdown = rt->cfg.stress;
-      hpR_collect(rt, rt->stress_major_next ? HP_GC_MAJOR : HP_GC_MINOR);
+      hpR_collect(rt, th, rt->stress_major_next ? HP_GC_MAJOR : HP_GC_MINOR);
       rt->stress_major_next = !rt->stress_major_next;
     }
   }
@@ -227,15 +238,17 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   void *p = NULL;
   if (!(large && hpR_major_due(rt))) p = try_alloc(rt, th, bytes, large);
   if (p == NULL) {                                      /* 1. the usual collection */
-    hpR_collect(rt, (large || hpR_major_due(rt)) ? HP_GC_MAJOR : HP_GC_MINOR);
+    hpR_collect(rt, th, (large || hpR_major_due(rt)) ? HP_GC_MAJOR : HP_GC_MINOR);
     p = try_alloc(rt, th, bytes, large);
   }
   if (p == NULL) {                                      /* 2. a forced major collection */
-    hpR_collect(rt, HP_GC_MAJOR);
+    hpR_collect(rt, th, HP_GC_MAJOR);
     p = try_alloc(rt, th, bytes, large);
   }
-  if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data))  /* 3. the embedder */
+  if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */
+    hpR_collect(rt, th, HP_GC_MAJOR);   /* what the handler let go of is garbage only now */
     p = try_alloc(rt, th, bytes, large);
+  }
   if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
 
   *(uint64_t *)p = hpC_make_header(bytes / 8, type->id);

@@ -5,7 +5,9 @@
  * ====================================================================================
  *   bit 0       FORWARDED: the word is (address of the copy's header) | 1
  *   bit 1       REMEMBERED: an old object that is in the remembered set
- *   bit 2       PINNED (reserved for conservative roots)
+ *   bit 2       PINNED: fixed in place in the young address range (gc/minor.c, "Pinning");
+ *               with age 15 it was promoted in place and belongs to the old generation
+ *   bit 3       MARKED: the mark bit of a pinned object (others use the pools' MARK bitmap)
  *   bits 4-7    age: minor collections survived (0-15)
  *   bits 8-23   type id (1-65535; 0 is the filler that pads an unused buffer tail)
  *   bits 24-63  words of the object, header included (objects up to 8 TiB)
@@ -46,8 +48,10 @@
 #define HPC_FORWARDED ((uint64_t)1)
 #define HPC_REMEMBERED ((uint64_t)2)
 #define HPC_PINNED ((uint64_t)4)
+#define HPC_MARKED ((uint64_t)8)
 #define HPC_AGE_SHIFT 4
 #define HPC_AGE_MASK ((uint64_t)15 << HPC_AGE_SHIFT)
+#define HPC_AGE_PINNED_OLD 15   /* a PINNED object with this age was promoted in place */
 #define HPC_TYPE_SHIFT 8
 #define HPC_TYPE_MASK ((uint64_t)0xffff << HPC_TYPE_SHIFT)
 #define HPC_WORDS_SHIFT 24
@@ -79,23 +83,68 @@ HP_INTERNAL void hpC_vec_free(hpC_vec *v);
 /* Removes the first item equal to x; false if absent. */
 HP_INTERNAL bool hpC_vec_remove(hpC_vec *v, uintptr_t x);
 
+/* A space of the young generation (eden, or one survivor semispace): its range, less the
+ * objects pinned in it, is a sorted list of free runs, handed out by a bump in order.
+ * [young-parsable]: runs[0..run) are sequences of objects and fillers up to their ends,
+ * runs[run] up to top. */
+typedef struct hpC_run { uintptr_t lo, hi; } hpC_run;
+typedef struct hpC_space {
+  uintptr_t lo, hi;                       /* the whole space */
+  hpC_run *runs;
+  size_t nruns, run;                      /* run: the one being filled */
+  uintptr_t top, limit;                   /* bump pointer in runs[run] and its end */
+  size_t free_bytes;                      /* bytes of all runs */
+} hpC_space;
+
 struct hpC_heap {
   /* young */
   hpP_page *young_span;
   uintptr_t young_lo, young_hi;
-  uintptr_t eden_lo, eden_top, eden_hi;
-  uintptr_t from_lo, from_top, from_hi;   /* survivors of the last minor collection */
-  uintptr_t to_lo, to_hi;                 /* empty between collections */
+  hpC_space eden, from, to;               /* `to` is empty between collections */
+  hpC_vec tlabs;                          /* (start, end) of every TLAB handed out this cycle */
+  uint64_t *starts;                       /* a bit per young word: an object starts there (to- and
+                                             from-space, set as objects are copied) */
+  /* objects pinned in place: they stay in the young address range but belong to the old
+   * generation (promoted in place); sorted headers. See gc/conservative.c. */
+  hpC_vec pinned;
+  size_t pinned_bytes;
   /* old */
   hpP_heap *old;
   hpC_vec huge;                           /* headers of objects in HUGE spans */
-  size_t old_bytes;                       /* bytes of old objects (block sizes) */
+  size_t old_bytes;                       /* bytes of old objects' blocks (what they cost) */
+  size_t old_object_bytes;                /* bytes of old objects themselves (old_live) */
+  size_t young_live;                      /* bytes copied into the survivors at the last minor */
   size_t old_live_after_major;
   size_t major_threshold;                 /* a major collection when old_bytes passes it */
   /* remembered set: bodies of old objects with REMEMBERED set */
   hpC_vec remset;
   unsigned tenure;                        /* current tenure age */
 };
+
+/* ---- Young spaces (gc/young.c) ---- */
+/* Recomputes the runs of s: its range less the pinned objects in it; empties it. */
+HP_INTERNAL void hpC_space_reset(hpC_space *s, const hpC_vec *pinned);
+/* Moves to the next run with at least `need` bytes, filling what is left behind; false when
+ * there is none. */
+HP_INTERNAL bool hpC_space_advance(hpC_space *s, size_t need);
+/* Bytes handed out of s (fillers included). */
+HP_INTERNAL size_t hpC_space_used(const hpC_space *s);
+/* Calls fn on every object and filler of s, in address order. */
+HP_INTERNAL void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), void *arg);
+/* The header of the young object (not a filler) that contains address a, or NULL. Eden is
+ * parsed from the start of the TLAB that holds a (at most one TLAB's worth of objects),
+ * from-space found through the start bits, pinned objects by binary search. */
+HP_INTERNAL uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a);
+/* The pinned object that contains a, or NULL. */
+HP_INTERNAL uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a);
+hp_inline void hpC_set_start(hpC_heap *h, const void *hdr) {
+  size_t w = ((uintptr_t)hdr - h->young_lo) / 8;
+  h->starts[w / 64] |= (uint64_t)1 << (w % 64);
+}
+hp_inline bool hpC_is_start(const hpC_heap *h, const void *hdr) {
+  size_t w = ((uintptr_t)hdr - h->young_lo) / 8;
+  return (h->starts[w / 64] >> (w % 64)) & 1;
+}
 
 /* ---- Types ----
  * Type ids are process-wide (one table for all runtimes), so that a static hp_type can be
@@ -109,8 +158,12 @@ hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 /* ---- Spaces ---- */
 HP_INTERNAL bool hpC_heap_init(hp_runtime *rt);
 HP_INTERNAL void hpC_heap_destroy(hp_runtime *rt);
+/* [young-range]: the young range is [young_lo, young_hi + 8): one word past the span, so
+ * that the body pointer of a zero-size object at the very end (== young_hi) is young too.
+ * No other managed pointer can fall in that word: a body is never at a block's start. */
+hp_inline size_t hpC_young_size(const hpC_heap *h) { return h->young_hi - h->young_lo + 8; }
 hp_inline bool hpC_is_young(const hpC_heap *h, const void *p) {
-  return (uintptr_t)p - h->young_lo < h->young_hi - h->young_lo;
+  return (uintptr_t)p - h->young_lo < hpC_young_size(h);
 }
 /* The old object whose header starts the block that holds p, or NULL. */
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
@@ -121,7 +174,10 @@ hp_inline void *hpC_old_alloc(hpC_heap *h, size_t bytes) {
   if (hp_unlikely(bytes > HPP_LARGE_MAX)) return hpC_old_alloc_slow(h, bytes);
   unsigned cls = hpP_class_of(bytes);
   void *b = hpP_tracked_alloc_class(h->old, cls);
-  if (hp_likely(b != NULL)) h->old_bytes += hpP_class_size[cls];
+  if (hp_likely(b != NULL)) {
+    h->old_bytes += hpP_class_size[cls];
+    h->old_object_bytes += bytes;
+  }
   return b;
 }
 /* Bytes committed by the heap now (young span + old blocks). */
@@ -150,11 +206,22 @@ HP_INTERNAL void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx);
 
 /* ---- Collections (world stopped, TLABs retired) ---- */
 typedef struct hpC_cycle {
-  size_t copied, promoted;                /* bytes */
+  size_t copied, promoted, pinned;        /* bytes */
   size_t freed_objects;
 } hpC_cycle;
 HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy);
+/* Recomputes eden's and to-space's runs around the pinned objects and forgets the TLABs. */
+HP_INTERNAL void hpC_young_reset(hpC_heap *h);
 HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_cycle *cy);
+
+/* ---- Conservative roots (gc/conservative.c) ---- */
+/* Receives one word that falls inside the pools' reservation. */
+typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);
+/* Calls fn for every such word in the captured registers and stacks of all threads that
+ * have captured them; returns the stack bytes scanned. */
+HP_INTERNAL size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
+/* The managed object (young, pinned or old) that holds address a, or NULL. */
+HP_INTERNAL uint64_t *hpC_object_of(hpC_heap *h, uintptr_t a);
 
 /* ---- Verification ---- */
 HP_INTERNAL size_t hpC_verify(hp_runtime *rt, const char *when);

@@ -15,16 +15,16 @@ typedef struct marker {
   size_t marked_bytes, marked_objects;
 } marker;
 
-static void mark_slot(void **slot, void *ctx) {
-  marker *m = ctx;
-  void *p = *slot;
-  if (!hpP_contains(p)) return;
-  uint64_t *hdr = (uint64_t *)p - 1;
-  hpP_page *pg = hpP_span_of(hdr);
-  if (pg == NULL || pg->arena != HPP_ARENA_GC) return;  /* not the collector's memory */
+/* Marks a pinned object (in the young range: its mark bit is in its header). */
+static void mark_pinned(marker *m, uint64_t *hdr) {
+  if (*hdr & HPC_MARKED) return;
+  *hdr |= HPC_MARKED;
+  hpC_vec_push(&m->stack, (uintptr_t)hdr);
+}
+
+/* Marks the object at hdr, which is the start of a block of the collector's pages. */
+static void mark_block(marker *m, hpP_page *pg, uint64_t *hdr) {
   uint32_t i = hpP_block_index(pg, hdr);
-  if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
-    hpR_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_MARK);
   uint64_t bit = (uint64_t)1 << (i & 63);
   if (bits[i >> 6] & bit) return;
@@ -33,15 +33,62 @@ static void mark_slot(void **slot, void *ctx) {
   hpC_vec_push(&m->stack, (uintptr_t)hdr);
 }
 
+static void mark_slot(void **slot, void *ctx) {
+  marker *m = ctx;
+  void *p = *slot;
+  if (!hpP_contains(p)) return;
+  uint64_t *hdr = (uint64_t *)p - 1;
+  if (hpC_is_young(&m->rt->heap, p)) {               /* after the promotion: pinned only */
+    if (HP_DEBUG >= 1 && !(*hdr & HPC_PINNED))
+      hpR_fatal("hp: slot %p holds %p, a young object that is not pinned, after promotion", (void *)slot, p);
+    mark_pinned(m, hdr);
+    return;
+  }
+  hpP_page *pg = hpP_span_of(hdr);
+  if (pg == NULL || pg->arena != HPP_ARENA_GC) return;  /* not the collector's memory */
+  uint32_t i = hpP_block_index(pg, hdr);
+  if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
+    hpR_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
+  mark_block(m, pg, hdr);
+}
+
+/* A conservative root: any object that holds the word is marked. */
+static void mark_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
+  uint64_t *hdr = hpC_object_of(&rt->heap, w);
+  if (hdr == NULL) return;
+  if (*hdr & HPC_PINNED) mark_pinned(ctx, hdr);
+  else mark_block(ctx, hpP_span_of(hdr), hdr);
+}
+
 static void mark(marker *m) {
-  hpC_visit_roots(m->rt, mark_slot, m);
+  hp_runtime *rt = m->rt;
+  hpC_visit_roots(rt, mark_slot, m);
+  if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, mark_candidate, m);
+  for (size_t i = 0; i < rt->pins.len; i++) {
+    void *body = (void *)rt->pins.items[i];
+    mark_slot(&body, m);
+  }
   while (m->stack.len > 0) {
     uint64_t *hdr = (uint64_t *)m->stack.items[--m->stack.len];
-    m->marked_bytes += hpC_bytes(*hdr);
+    if (!(*hdr & HPC_PINNED)) m->marked_bytes += hpC_bytes(*hdr);   /* pinned: pinned_held */
     m->marked_objects++;
     hpC_trace_with(hdr, mark_slot, m);
   }
   hpC_vec_free(&m->stack);
+}
+
+/* Drops the remembered objects that are about to be swept: after the promotion the set holds
+ * only objects that point to pinned ones, and a dead one must not outlive its block. */
+static void filter_remembered(hpC_heap *h) {
+  hpC_vec *rs = &h->remset;
+  size_t kept = 0;
+  for (size_t i = 0; i < rs->len; i++) {
+    uint64_t *hdr = hpC_header((void *)rs->items[i]);
+    hpP_page *pg = hpP_span_of(hdr);
+    uint32_t b = hpP_block_index(pg, hdr);
+    if ((hpP_span_bits(pg, HPP_BITS_MARK)[b >> 6] >> (b & 63)) & 1) rs->items[kept++] = rs->items[i];
+  }
+  rs->len = kept;
 }
 
 typedef struct sweeper {
@@ -55,6 +102,23 @@ static void sweep_page(hpP_page *pg, void *arg) {
   size_t n = hpP_page_sweep(s->h->old, pg);
   s->freed_objects += n;
   s->freed_bytes += n * bs;
+}
+
+/* Pinned objects that were not marked are dead: their room goes back to the young spaces. */
+static void sweep_pinned(sweeper *s) {
+  hpC_vec *v = &s->h->pinned;
+  size_t kept = 0;
+  for (size_t i = 0; i < v->len; i++) {
+    uint64_t *hdr = (uint64_t *)v->items[i];
+    if (*hdr & HPC_MARKED) {
+      *hdr &= ~HPC_MARKED;
+      v->items[kept++] = v->items[i];
+    } else {
+      s->freed_objects++;
+      s->h->pinned_bytes -= hpC_bytes(*hdr);
+    }
+  }
+  v->len = kept;
 }
 
 static void sweep_huge(sweeper *s) {
@@ -80,13 +144,17 @@ void hpC_major(hp_runtime *rt, hpC_cycle *cy) {
   hpC_minor(rt, true, cy);                 /* the young generation is empty afterwards */
   marker m = { .rt = rt };
   mark(&m);
+  filter_remembered(h);
   sweeper s = { .h = h };
   hpP_heap_foreach_page(h->old, sweep_page, &s);
   sweep_huge(&s);
+  sweep_pinned(&s);
+  hpC_young_reset(h);                      /* around the pinned objects still alive */
+  hpC_space_reset(&h->from, &h->pinned);
   h->old_bytes -= s.freed_bytes;
-  h->old_live_after_major = h->old_bytes;
   size_t next = h->old_bytes / 100 * rt->cfg.major_growth_percent;
   h->major_threshold = next > rt->cfg.major_min_size ? next : rt->cfg.major_min_size;
   cy->freed_objects += s.freed_objects;
-  rt->stats.old_live = m.marked_bytes;
+  h->old_object_bytes = h->old_live_after_major = m.marked_bytes;
+  h->young_live = 0;
 }

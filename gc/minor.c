@@ -1,28 +1,34 @@
 /* gc/minor.c -- the minor collection: copying eden and from-space into to-space
  * breadth-first (Cheney), promoting by age into the old generation.
  *
- * Work comes from three places, in this order:
- *   roots            every root slot that points into the young generation;
- *   remembered set   every old object that held a young pointer (invariant [remembered]);
- *   the scan         to-space from `scan` to `to_top` (Cheney), and the stack of objects
- *                    promoted in this collection, until both are empty.
+ * Work comes from these places, in this order:
+ *   conservative roots  words of the threads' stacks and registers (gc/conservative.c):
+ *                       the young objects they hit are pinned, that is promoted in place;
+ *   explicit pins       hp_pin'd objects, pinned in the same way;
+ *   roots               every root slot that points into the young generation;
+ *   pinned objects      all of them, old and new: the barrier cannot see stores into them;
+ *   remembered set      every old object that held a young pointer (invariant [remembered]);
+ *   the scan            to-space, run by run (Cheney), and the stack of objects promoted in
+ *                       this collection, until both are empty.
  * Evacuating an object copies it and leaves a forwarding header behind, so each object is
  * copied once however many slots point to it. The cost is the live young bytes plus the
- * remembered objects' slots: nothing here walks the old generation.
+ * remembered and pinned objects: nothing here walks the old generation.
  */
 #include "runtime/runtime.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct minor {
   hp_runtime *rt;
   hpC_heap *h;
-  uintptr_t to_top;
-  hpC_vec promoted;           /* headers of objects promoted and not yet scanned */
+  hpC_space *to;
+  hpC_vec promoted;           /* headers of objects promoted (or pinned) and not yet scanned */
   bool promote_all;
   unsigned tenure;
   bool points_young;          /* set when a visited slot is left pointing to a young object */
-  size_t copied, promoted_bytes;
+  hpC_vec newly_pinned;       /* pinned now and not in the pinned list before */
+  size_t copied, promoted_bytes, pinned_bytes;
   size_t age_bytes[16];       /* bytes copied to to-space, by new age */
 } minor;
 
@@ -46,14 +52,17 @@ hp_inline void copy_words(uint64_t *dst, const uint64_t *src, size_t bytes) {
 static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
   size_t bytes = hpC_bytes(h);
   unsigned age = hpC_age(h) + 1;
+  hpC_space *to = c->to;
   uint64_t *dst;
-  if (!c->promote_all && age < c->tenure && c->to_top + bytes <= c->h->to_hi) {
-    dst = (uint64_t *)c->to_top;
-    c->to_top += bytes;
+  if (!c->promote_all && age < c->tenure &&
+      (to->limit - to->top >= bytes || hpC_space_advance(to, bytes))) {
+    dst = (uint64_t *)to->top;
+    to->top += bytes;
     c->copied += bytes;
     c->age_bytes[age] += bytes;
     copy_words(dst, hdr, bytes);
     *dst = (h & ~HPC_AGE_MASK) | ((uint64_t)age << HPC_AGE_SHIFT);
+    hpC_set_start(c->h, dst);
   } else {
     dst = hpC_old_alloc(c->h, bytes);
     hp_check(dst != NULL, "hp: out of memory while promoting %zu bytes (address space exhausted)", bytes);
@@ -72,18 +81,114 @@ static void visit(void **slot, void *ctx) {
   hpC_heap *h = c->h;
   if (!hpC_is_young(h, p)) return;
   uintptr_t a = (uintptr_t)p;
-  if (a - h->to_lo < h->to_hi - h->to_lo) {            /* already copied: a slot seen twice */
-    c->points_young = true;
+  uint64_t *hdr = (uint64_t *)p - 1;
+  if (a - c->to->lo < c->to->hi - c->to->lo && hpC_is_start(h, hdr)) {
+    c->points_young = true;                            /* copied in this collection */
     return;
   }
-  if (HP_DEBUG >= 1 && !((a > h->eden_lo && a <= h->eden_top) || (a > h->from_lo && a <= h->from_top)))
-    bad_young_pointer(slot, p);
-  uint64_t *hdr = (uint64_t *)p - 1;
   uint64_t hw = *hdr;
-  void *np = (hw & HPC_FORWARDED) ? (void *)((uint64_t *)(uintptr_t)(hw & ~HPC_FORWARDED) + 1) : copy(c, hdr, hw);
+  void *np;
+  if (hw & HPC_FORWARDED) {
+    np = (uint64_t *)(uintptr_t)(hw & ~HPC_FORWARDED) + 1;
+    /* This collection forwards into to-space or the old generation, never into from-space:
+     * such a header is left from an earlier collection, and p is a stale pointer. */
+    if (HP_DEBUG >= 1 && hp_unlikely((uintptr_t)np - h->from.lo < h->from.hi - h->from.lo))
+      bad_young_pointer(slot, p);
+  } else if (hw & HPC_PINNED) {
+    np = p;                                            /* stays: old, in place */
+  } else {
+    if (HP_DEBUG >= 1 && hp_unlikely(hpC_words(hw) == 0 || hpC_types[hpC_type_id(hw)] == NULL))
+      bad_young_pointer(slot, p);
+    np = copy(c, hdr, hw);
+  }
   *slot = np;
   if (hpC_is_young(h, np)) c->points_young = true;
 }
+
+/* ------------------------------------------------------------------------------------
+ *  Pinning
+ * ------------------------------------------------------------------------------------ */
+
+/* Pinned objects come in two kinds, told apart by their age field (gc/gc.h):
+ *   pinned young  found by a conservative root or hp_pin at this collection: not moved,
+ *                 traced as a root, aged. At the next collection it is unpinned first and
+ *                 pinned again only if found again; otherwise it is evacuated like any young
+ *                 object if reachable, and its hole is free after that collection.
+ *   pinned old    pinned young that reached the tenure age (or met a major collection):
+ *                 promoted in place, traced at every minor collection, freed by a major one.
+ * So a word that happens to look like a pointer holds its object for one collection only. */
+
+static bool pinned_old(uint64_t hw) { return hpC_age(hw) == HPC_AGE_PINNED_OLD; }
+
+static void pin(minor *c, uint64_t *hdr) {
+  *hdr |= HPC_PINNED;
+  c->pinned_bytes += hpC_bytes(*hdr);
+  /* New ones wait in their own list: the pinned list must stay sorted for lookups. */
+  if (hpC_pinned_object_of(c->h, (uintptr_t)hdr) != hdr) hpC_vec_push(&c->newly_pinned, (uintptr_t)hdr);
+}
+
+static void pin_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
+  minor *c = ctx;
+  (void)rt;
+  if (!hpC_is_young(c->h, (void *)w)) return;          /* old objects never move */
+  uint64_t *hdr = hpC_young_object_of(c->h, w);
+  if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
+}
+
+static int cmp_addr(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Unpins last collection's pinned young objects, pins what the stacks and hp_pin name now,
+ * and queues every pinned object to be traced. The list keeps the unpinned ones until the
+ * end of the collection: their holes stay out of to-space while they may be evacuated. */
+static void pin_roots(minor *c) {
+  hp_runtime *rt = c->rt;
+  hpC_heap *h = c->h;
+  for (size_t i = 0; i < h->pinned.len; i++) {
+    uint64_t *hdr = (uint64_t *)h->pinned.items[i];
+    if (!pinned_old(*hdr)) *hdr &= ~HPC_PINNED;
+  }
+  if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, pin_candidate, c);
+  for (size_t i = 0; i < rt->pins.len; i++) {
+    uint64_t *hdr = hpC_header((void *)rt->pins.items[i]);
+    if (hpC_is_young(h, hdr) && !(*hdr & HPC_PINNED)) pin(c, hdr);
+  }
+  if (c->newly_pinned.len) {
+    for (size_t i = 0; i < c->newly_pinned.len; i++) hpC_vec_push(&h->pinned, c->newly_pinned.items[i]);
+    qsort(h->pinned.items, h->pinned.len, sizeof(uintptr_t), cmp_addr);
+    hpC_vec_free(&c->newly_pinned);
+  }
+  for (size_t i = 0; i < h->pinned.len; i++)
+    if (*(uint64_t *)h->pinned.items[i] & HPC_PINNED) hpC_vec_push(&c->promoted, h->pinned.items[i]);
+}
+
+/* After the scan: pinned young objects age, and at the tenure age (or in a major
+ * collection) are promoted in place; the unpinned ones leave the list (they were evacuated,
+ * or are garbage). */
+static void settle_pinned(minor *c) {
+  hpC_heap *h = c->h;
+  size_t kept = 0, bytes = 0;
+  for (size_t i = 0; i < h->pinned.len; i++) {
+    uint64_t *hdr = (uint64_t *)h->pinned.items[i];
+    uint64_t hw = *hdr;
+    if (!(hw & HPC_PINNED)) continue;
+    if (!pinned_old(hw)) {
+      unsigned age = hpC_age(hw) + 1;
+      if (c->promote_all || age >= c->tenure) age = HPC_AGE_PINNED_OLD;
+      *hdr = (hw & ~HPC_AGE_MASK) | ((uint64_t)age << HPC_AGE_SHIFT);
+    }
+    bytes += hpC_bytes(hw);
+    h->pinned.items[kept++] = (uintptr_t)hdr;
+  }
+  h->pinned.len = kept;
+  h->pinned_bytes = bytes;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  The scan
+ * ------------------------------------------------------------------------------------ */
 
 /* Scans the remembered set: each object is traced, and stays remembered only if it still
  * holds a young pointer afterwards. */
@@ -105,25 +210,39 @@ static void scan_remembered(minor *c) {
   rs->len = kept;
 }
 
-/* Cheney's loop over to-space, interleaved with the promoted objects. */
+/* Traces the promoted and pinned objects waiting on the stack. A promoted object left
+ * holding a young pointer is remembered; a pinned one needs not be (all are traced anyway). */
+static bool scan_promoted(minor *c) {
+  if (c->promoted.len == 0) return false;
+  while (c->promoted.len > 0) {
+    uint64_t *hdr = (uint64_t *)c->promoted.items[--c->promoted.len];
+    c->points_young = false;
+    hpC_trace_with(hdr, visit, c);
+    if (c->points_young && !(*hdr & (HPC_REMEMBERED | HPC_PINNED))) {
+      *hdr |= HPC_REMEMBERED;
+      hpC_vec_push(&c->h->remset, (uintptr_t)(hdr + 1));
+    }
+  }
+  return true;
+}
+
+/* Cheney's loop over to-space, run by run, interleaved with the promoted objects. */
 static void scan(minor *c) {
-  uintptr_t s = c->h->to_lo;
+  hpC_space *to = c->to;
+  size_t r = 0;
+  uintptr_t s = to->nruns ? to->runs[0].lo : 0;
   for (;;) {
-    while (s < c->to_top) {
-      uint64_t *hdr = (uint64_t *)s;
-      s += hpC_bytes(*hdr);
-      hpC_trace_with(hdr, visit, c);
-    }
-    if (c->promoted.len == 0) break;
-    while (c->promoted.len > 0) {
-      uint64_t *hdr = (uint64_t *)c->promoted.items[--c->promoted.len];
-      c->points_young = false;
-      hpC_trace_with(hdr, visit, c);
-      if (c->points_young && !(*hdr & HPC_REMEMBERED)) {
-        *hdr |= HPC_REMEMBERED;
-        hpC_vec_push(&c->h->remset, (uintptr_t)(hdr + 1));
+    while (r < to->nruns) {
+      /* The end moves while we scan: tracing copies more objects into to-space. */
+      while (s < (r == to->run ? to->top : to->runs[r].hi)) {
+        uint64_t *hdr = (uint64_t *)s;
+        s += hpC_bytes(*hdr);
+        hpC_trace_with(hdr, visit, c);
       }
+      if (r >= to->run) break;                        /* caught up with the copying */
+      if (++r < to->nruns) s = to->runs[r].lo;
     }
+    if (!scan_promoted(c)) break;
   }
 }
 
@@ -132,7 +251,7 @@ static void scan(minor *c) {
 static unsigned adapt_tenure(minor *c) {
   unsigned max = c->rt->cfg.tenure_age;
   if (!c->rt->cfg.adaptive_tenure) return max;
-  size_t desired = (c->h->to_hi - c->h->to_lo) / 2, total = 0;
+  size_t desired = (c->to->hi - c->to->lo) / 2, total = 0;
   for (unsigned age = 1; age < 16; age++) {
     total += c->age_bytes[age];
     if (total > desired) return age < max ? age : max;
@@ -140,29 +259,40 @@ static unsigned adapt_tenure(minor *c) {
   return max;
 }
 
+/* Fills the free runs of s with the dead-young pattern (HP_DEBUG >= 2). */
+static void poison_runs(const hpC_space *s) {
+  for (size_t r = 0; r < s->nruns; r++) memset((void *)s->runs[r].lo, 0xE7, s->runs[r].hi - s->runs[r].lo);
+}
+
+void hpC_young_reset(hpC_heap *h) {
+  hpC_space_reset(&h->eden, &h->pinned);
+  hpC_space_reset(&h->to, &h->pinned);
+  if (HP_DEBUG >= 2) { poison_runs(&h->eden); poison_runs(&h->to); }
+  h->tlabs.len = 0;
+}
+
 void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy) {
   hpC_heap *h = &rt->heap;
-  minor c = { .rt = rt, .h = h, .to_top = h->to_lo, .promote_all = promote_all, .tenure = h->tenure };
+  minor c = { .rt = rt, .h = h, .to = &h->to, .promote_all = promote_all, .tenure = h->tenure };
+  memset(h->starts + (h->to.lo - h->young_lo) / 512, 0, (h->to.hi - h->to.lo) / 64);
 
+  pin_roots(&c);                 /* before anything moves: lookups parse the spaces */
+  hpC_space_reset(&h->to, &h->pinned);
   hpC_visit_roots(rt, visit, &c);
   scan_remembered(&c);
   scan(&c);
   hpC_vec_free(&c.promoted);
+  settle_pinned(&c);
 
-  /* Eden and from-space now hold only garbage and forwarding headers. */
-  if (HP_DEBUG >= 2) {
-    memset((void *)h->eden_lo, 0xE7, h->eden_top - h->eden_lo);
-    memset((void *)h->from_lo, 0xE7, h->from_top - h->from_lo);
-  }
-  h->eden_top = h->eden_lo;
-  uintptr_t lo = h->from_lo, hi = h->from_hi;
-  h->from_lo = h->to_lo;
-  h->from_top = c.to_top;
-  h->from_hi = h->to_hi;
-  h->to_lo = lo;
-  h->to_hi = hi;
+  /* Flip: to-space holds the survivors; eden and from-space are free but for pinned objects. */
+  hpC_space t = h->from;
+  h->from = h->to;
+  h->to = t;
+  hpC_young_reset(h);
   h->tenure = adapt_tenure(&c);
 
+  h->young_live = c.copied;
   cy->copied += c.copied;
   cy->promoted += c.promoted_bytes;
+  cy->pinned += c.pinned_bytes;
 }

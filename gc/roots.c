@@ -59,6 +59,20 @@ int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
   return -1;
 }
 
+int hp_pin(hp_thread *t, void *obj) {
+  hp_runtime *rt = hpR_thread_of(t)->rt;
+  if (obj == NULL || hpC_object_of(&rt->heap, (uintptr_t)obj) != hpC_header(obj)) { errno = EINVAL; return -1; }
+  hpC_vec_push(&rt->pins, (uintptr_t)obj);
+  return 0;
+}
+
+int hp_unpin(hp_thread *t, void *obj) {
+  hp_runtime *rt = hpR_thread_of(t)->rt;
+  if (hpC_vec_remove(&rt->pins, (uintptr_t)obj)) return 0;
+  errno = ENOENT;
+  return -1;
+}
+
 /* ------------------------------------------------------------------------------------
  *  Enumeration
  * ------------------------------------------------------------------------------------ */

@@ -37,8 +37,7 @@ static void check_slot(void **slot, void *ctx) {
   uintptr_t hdr = (uintptr_t)p - 8;
   if (hpC_is_young(h, p)) {
     size_t b = young_bit(v, hdr);
-    bool in_live = (hdr >= h->eden_lo && hdr < h->eden_top) || (hdr >= h->from_lo && hdr < h->from_top);
-    if (!in_live || !((v->young_starts[b / 64] >> (b % 64)) & 1))
+    if (!((v->young_starts[b / 64] >> (b % 64)) & 1))
       fail(v, "a slot points into the young generation but not at a live object", slot, p);
     v->holds_young = true;
     return;
@@ -63,28 +62,24 @@ static void check_object(verifier *v, uint64_t *hdr, bool old) {
   v->obj_old = old;
   v->holds_young = false;
   hpC_trace(hdr, check_slot, v);
-  if (old && v->holds_young && !(hw & HPC_REMEMBERED))
+  if (old && v->holds_young && !(hw & (HPC_REMEMBERED | HPC_PINNED)))
     fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);
   if (!old && (hw & HPC_REMEMBERED)) fail(v, "a young object is marked remembered", hdr, NULL);
+  if (hw & HPC_MARKED) fail(v, "a mark bit left set outside a major collection", hdr, NULL);
   if (old && (hw & HPC_REMEMBERED)) v->remembered++;
 }
 
-/* Calls fn(v, hdr) for each object of [lo, hi), which must parse. */
-static void walk_young(verifier *v, uintptr_t lo, uintptr_t hi, bool record) {
-  for (uintptr_t a = lo; a < hi;) {
-    uint64_t hw = *(uint64_t *)a;
-    size_t bytes = hpC_bytes(hw);
-    v->obj = (uint64_t *)a;
-    if ((hw & HPC_FORWARDED) || bytes == 0 || a + bytes > hi)
-      fail(v, "the young generation does not parse", (void *)a, (void *)(uintptr_t)hw);
-    if (record) {
-      size_t b = young_bit(v, a);
-      v->young_starts[b / 64] |= (uint64_t)1 << (b % 64);
-    } else {
-      check_object(v, (uint64_t *)a, false);
-    }
-    a += bytes;
-  }
+static void record_start(uint64_t *hdr, void *arg) {
+  verifier *v = arg;
+  if (hpC_type_id(*hdr) == 0) return;                 /* fillers are no objects */
+  size_t b = young_bit(v, (uintptr_t)hdr);
+  v->young_starts[b / 64] |= (uint64_t)1 << (b % 64);
+}
+
+static void check_young(uint64_t *hdr, void *arg) {
+  verifier *v = arg;
+  if (*hdr & HPC_PINNED) fail(v, "a pinned object inside a free run of a young space", hdr, NULL);
+  check_object(v, hdr, false);
 }
 
 static void check_old_page(hpP_page *pg, void *arg) {
@@ -107,10 +102,19 @@ size_t hpC_verify(hp_runtime *rt, const char *when) {
   v.young_starts = hp_pool_alloc(words * 8);
   hp_check(v.young_starts != NULL, "hp: no memory for the heap verifier");
   memset(v.young_starts, 0, words * 8);
-  walk_young(&v, h->eden_lo, h->eden_top, true);
-  walk_young(&v, h->from_lo, h->from_top, true);
-  walk_young(&v, h->eden_lo, h->eden_top, false);
-  walk_young(&v, h->from_lo, h->from_top, false);
+  hpC_space_walk(&h->eden, record_start, &v);
+  hpC_space_walk(&h->from, record_start, &v);
+  for (size_t i = 0; i < h->pinned.len; i++) {
+    uint64_t *hdr = (uint64_t *)h->pinned.items[i];
+    v.obj = hdr;
+    if (!(*hdr & HPC_PINNED)) fail(&v, "an object in the pinned list without its PINNED bit", hdr, NULL);
+    if (i > 0 && h->pinned.items[i - 1] + hpC_bytes(*(uint64_t *)h->pinned.items[i - 1]) > (uintptr_t)hdr)
+      fail(&v, "pinned objects out of order or overlapping", hdr, NULL);
+    record_start(hdr, &v);
+  }
+  hpC_space_walk(&h->eden, check_young, &v);
+  hpC_space_walk(&h->from, check_young, &v);
+  for (size_t i = 0; i < h->pinned.len; i++) check_object(&v, (uint64_t *)h->pinned.items[i], true);
   hpP_heap_foreach_page(h->old, check_old_page, &v);
   for (size_t i = 0; i < h->huge.len; i++) check_object(&v, (uint64_t *)h->huge.items[i], true);
   /* Every remembered object is in the remembered set. */

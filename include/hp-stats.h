@@ -67,8 +67,9 @@ struct hp_gc_stats {
   uint64_t bytes_allocated_large;/* of those, straight into the old generation */
   uint64_t bytes_copied;         /* copied young -> survivor, all minor collections */
   uint64_t bytes_promoted;       /* copied young -> old */
-  uint64_t bytes_pinned;         /* young bytes pinned in place at the last collection */
-  uint64_t young_live;           /* bytes in the survivor space after the last collection */
+  uint64_t bytes_pinned;         /* young bytes pinned in place, all collections */
+  uint64_t young_live;           /* bytes copied into the survivor space by the last minor
+                                    collection (0 after a major one) */
   uint64_t old_live;             /* bytes in the old generation after the last collection
                                     (after a major: exactly the marked bytes) */
   uint64_t old_live_after_major; /* bytes that survived the last major collection */
@@ -79,6 +80,11 @@ struct hp_gc_stats {
   uint32_t reserved1;
   struct hp_gc_pause_stats minor, major;
   uint64_t gc_ns, total_ns;      /* time in collections; since the runtime was made */
+  uint64_t pinned_objects;       /* objects pinned in place in the young range now */
+  uint64_t pinned_held;          /* their bytes: young memory that pinning holds back */
+  uint64_t pinned_pages;         /* 64 KiB pages of the young range holding pinned objects */
+  uint64_t stack_bytes_scanned;  /* conservative roots: stack bytes scanned, all collections */
+  uint64_t stack_scan_ns;        /* and the time it took */
 };
 
 #endif /* HP_STATS_H */

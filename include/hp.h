@@ -164,7 +164,7 @@ struct hp_config {
   unsigned stress;            /* collect every N allocations, minor and major in turn (0) */
   unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */
   bool gc_log;                /* one line per collection on stderr (false) */
-  bool conservative_stack;    /* scan C stacks and registers conservatively (reserved) */
+  bool conservative_stack;    /* scan C stacks and registers conservatively (true) */
 };
 
 /* Fills c with the compiled-in defaults. */
@@ -234,6 +234,16 @@ HP_API int hp_root_range_remove(hp_runtime *rt, hp_root_range *range);
 typedef void (*hp_roots_fn)(hp_visit_fn visit, void *ctx, void *data);
 HP_API int hp_root_callback_add(hp_runtime *rt, hp_roots_fn fn, void *data);
 HP_API int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data);
+
+/* ---- Pinning ---- */
+/* Fixes obj in place and keeps it alive until the matching hp_unpin: for a buffer handed to
+ * foreign code (a read() into a managed byte array). Pins nest. A young object is promoted
+ * in place at the next collection; its address never changes. Returns 0 (-1 with EINVAL if
+ * obj is not a managed object). Objects that a thread's stack or registers point to are
+ * pinned the same way, for one collection at a time, when cfg.conservative_stack is on. */
+HP_API int hp_pin(hp_thread *t, void *obj);
+/* Undoes one hp_pin; returns 0, or -1 with ENOENT if obj is not pinned. */
+HP_API int hp_unpin(hp_thread *t, void *obj);
 
 /* ---- Allocation ---- */
 HP_API void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size);

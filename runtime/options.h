@@ -31,7 +31,7 @@
     "verify the heap: 1 after every collection, 2 before and after")                       \
   X(bool, gc_log, "HP_GC_LOG", 0, 0, 1,                                                     \
     "one line per collection on stderr")                                                   \
-  X(bool, conservative_stack, "HP_CONSERVATIVE", 0, 0, 1,                                   \
-    "scan thread stacks and registers conservatively (reserved for a later version)")
+  X(bool, conservative_stack, "HP_CONSERVATIVE", 1, 0, 1,                                   \
+    "scan thread stacks and registers conservatively; what they point to is pinned")
 
 #endif

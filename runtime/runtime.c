@@ -24,9 +24,10 @@ static hpR_thread *thread_new(hp_runtime *rt) {
   th->rt = rt;
   th->pub.large_object_size = rt->cfg.large_object_size;
   th->pub.young_lo = rt->heap.young_lo;
-  th->pub.young_size = rt->heap.young_hi - rt->heap.young_lo;
+  th->pub.young_size = hpC_young_size(&rt->heap);
   th->stress_countdown = rt->cfg.stress;
   thread_reset_tlab(th);
+  hpR_thread_stack_init(th);
   th->next = rt->threads;
   rt->threads = th;
   return th;
@@ -56,6 +57,7 @@ void hp_runtime_destroy(hp_runtime *rt) {
   for (hpR_thread *th = rt->threads, *n; th; th = n) { n = th->next; hp_pool_free(th); }
   hpC_vec_free(&rt->roots);
   hpC_vec_free(&rt->ranges);
+  hpC_vec_free(&rt->pins);
   hp_pool_free(rt->callbacks);
   pthread_mutex_destroy(&rt->lock);
   hp_pool_free(rt);
@@ -121,14 +123,15 @@ static void record_pause(struct hp_gc_pause_stats *p, uint64_t ns) {
 
 static size_t heap_in_use(hp_runtime *rt) {
   hpC_heap *h = &rt->heap;
-  return (h->eden_top - h->eden_lo) + (h->from_top - h->from_lo) + h->old_bytes;
+  return hpC_space_used(&h->eden) + hpC_space_used(&h->from) + h->pinned_bytes + h->old_bytes;
 }
 
-void hpR_collect(hp_runtime *rt, hp_gc_kind kind) {
+void hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
   hp_check_api(!rt->collecting, "hp: a collection was requested during a collection "
                                 "(from a trace function or an event handler?)");
   rt->collecting = true;
   uint64_t t0 = hpS_now_ns();
+  if (rt->cfg.conservative_stack) hpR_capture(th);
   hpR_retire_tlabs(rt);
   struct hp_gc_stats *st = &rt->stats;
   uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
@@ -148,6 +151,7 @@ void hpR_collect(hp_runtime *rt, hp_gc_kind kind) {
   st->gc_ns += pause;
   st->bytes_copied += cy.copied;
   st->bytes_promoted += cy.promoted;
+  st->bytes_pinned += cy.pinned;
   st->objects_freed += cy.freed_objects;
   size_t after = heap_in_use(rt);
   ev.end = true;
@@ -161,12 +165,13 @@ void hpR_collect(hp_runtime *rt, hp_gc_kind kind) {
              before >> 10, after >> 10, hpC_heap_size(rt) >> 10, cy.copied >> 10, cy.promoted >> 10,
              kind == HP_GC_MAJOR ? "" : "");
   if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  th->captured = false;
   rt->collecting = false;
 }
 
 int hp_collect(hp_thread *t, hp_gc_kind kind) {
   hp_check_api(kind == HP_GC_MINOR || kind == HP_GC_MAJOR, "hp: hp_collect: unknown kind %d", (int)kind);
-  hpR_collect(hpR_thread_of(t)->rt, kind);
+  hpR_collect(hpR_thread_of(t)->rt, hpR_thread_of(t), kind);
   return 0;
 }
 
@@ -180,14 +185,21 @@ void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   uint64_t live_tlabs = 0;
   for (hpR_thread *th = rt->threads; th; th = th->next) live_tlabs += th->pub.tlab_cur - th->tlab_lo;
   out->bytes_allocated = rt->bytes_allocated + live_tlabs;
-  out->young_live = h->from_top - h->from_lo;
-  out->old_live = h->old_bytes;
+  out->young_live = h->young_live;
+  out->old_live = h->old_object_bytes;
   out->old_live_after_major = h->old_live_after_major;
   out->heap_committed = hpC_heap_size(rt);
-  out->heap_resident = hpS_resident((void *)h->young_lo, h->young_hi - h->young_lo);
-  struct res { size_t n; } r = { 0 };
-  (void)r;
-  out->heap_resident += h->old_bytes; /* old blocks are resident once written */
+  out->heap_resident = hpS_resident((void *)h->young_lo, h->young_hi - h->young_lo) + h->old_bytes;
+  out->pinned_objects = h->pinned.len;
+  out->pinned_held = h->pinned_bytes;
+  uintptr_t last_page = 0;
+  for (size_t i = 0; i < h->pinned.len; i++) {
+    uintptr_t lo = h->pinned.items[i] >> HPP_PAGE_SHIFT;
+    uintptr_t hi = (h->pinned.items[i] + hpC_bytes(*(uint64_t *)h->pinned.items[i]) - 1) >> HPP_PAGE_SHIFT;
+    if (lo <= last_page && last_page != 0) lo = last_page + 1;
+    if (hi >= lo) out->pinned_pages += hi - lo + 1;
+    if (hi > last_page) last_page = hi;
+  }
   out->tenure_age = h->tenure;
   out->minor.p50_ns = hp_gc_pause_quantile(&out->minor, 0.5);
   out->minor.p99_ns = hp_gc_pause_quantile(&out->minor, 0.99);

@@ -6,6 +6,8 @@
 #include "runtime/options.h"
 #include "gc/gc.h"
 
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
 #include <pthread.h>
 
 /* The whole of a thread's state; the public hp_thread is its first member. */
@@ -15,7 +17,24 @@ struct hpR_thread {
   uintptr_t tlab_lo;              /* start of the current TLAB (bytes-allocated accounting) */
   uint64_t stress_countdown;      /* allocations left before the next stress collection */
   hpR_thread *next;
+  /* conservative roots: what the thread captured when it entered a collection */
+  uintptr_t stack_hi;             /* the far end of its stack */
+  uintptr_t scan_lo;              /* its innermost frame when captured */
+  bool captured;
+  unw_context_t ctx;              /* its registers when captured */
 };
+
+/* Records the calling thread's stack end (at attach). */
+HP_INTERNAL void hpR_thread_stack_init(hpR_thread *th);
+/* Captures the calling thread's registers and innermost frame into th; the frame that calls
+ * it must stay live until the collection is over. A macro, so that the frame is the
+ * caller's. */
+#define hpR_capture(th)                                                                     \
+  do {                                                                                      \
+    unw_getcontext(&(th)->ctx);                                                             \
+    (th)->scan_lo = (uintptr_t)__builtin_frame_address(0);                                  \
+    (th)->captured = true;                                                                  \
+  } while (0)
 
 typedef struct hpR_callback { hp_roots_fn fn; void *data; } hpR_callback;
 
@@ -41,13 +60,14 @@ struct hp_runtime {
   uint64_t bytes_allocated;       /* retired TLABs and direct allocations */
   bool collecting;
   bool stress_major_next;
+  hpC_vec pins;                   /* bodies pinned by hp_pin (a multiset) */
 };
 
 hp_inline hpR_thread *hpR_thread_of(hp_thread *t) { return (hpR_thread *)t; }
 
 HP_INTERNAL bool hpR_config_check(const hp_config *c);
-/* Runs a collection of `kind` now (the caller holds no lock). */
-HP_INTERNAL void hpR_collect(hp_runtime *rt, hp_gc_kind kind);
+/* Runs a collection of `kind` now, on behalf of thread th (the caller holds no lock). */
+HP_INTERNAL void hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind);
 /* Gives back every thread's TLAB remainder (filled), so that eden is parsable. */
 HP_INTERNAL void hpR_retire_tlabs(hp_runtime *rt);
 /* Whether the old generation has grown enough for a major collection. */

@@ -1,0 +1,97 @@
+/* gc/conservative.c -- conservative roots: every word of each mutator thread's registers and
+ * stack that points into a managed object (at its start or anywhere inside it) keeps that
+ * object alive and, since the word may not be a pointer at all, fixes it in place.
+ *
+ * Capture. A thread records its registers with libunwind's unw_getcontext into its own
+ * hpR_thread, and the address of its innermost frame, at the moment it enters a collection
+ * (hpR_capture). The collector then scans:
+ *   - the captured register context (callee-saved registers of the innermost frame);
+ *   - the callee-saved registers of the innermost HPC_UNWIND_FRAMES frames, as the unwinder
+ *     (unw_step / unw_get_reg) recovers them: a value that lived only in a register;
+ *   - every aligned word of the stack from the innermost frame to the thread's stack end
+ *     (pthread_getattr_np), which holds whatever the deeper frames spilled.
+ * Words are filtered by one range check against the pools' reservation; the rest are looked
+ * up with hpC_young_object_of (young) or the page map (old): O(1) for old objects, at most one
+ * TLAB parse for eden. Free blocks, fillers, tails of buffers, space between objects and
+ * unmapped memory are rejected without touching memory outside the heap.
+ *
+ * Pinning. A young object found this way is promoted in place: it gets the PINNED bit, joins
+ * the sorted list h->pinned, and from then on belongs to the old generation although it sits
+ * in the young address range; eden and the survivor spaces are allocated around it as runs
+ * (gc/young.c). Every minor collection traces all pinned objects (the write barrier cannot
+ * tell them from young objects); a major collection frees those no longer reachable.
+ * The memory pinning holds back is the pinned objects' own bytes, plus at most one run per
+ * pinned object that was too short for the allocation that wanted it, until the next major
+ * collection after the object dies.
+ */
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "runtime/runtime.h"
+#include "runtime/os.h"
+
+#include <pthread.h>
+
+#define HPC_UNWIND_FRAMES 16
+
+void hpR_thread_stack_init(hpR_thread *th) {
+  pthread_attr_t attr;
+  void *addr;
+  size_t size;
+  th->stack_hi = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  if (pthread_attr_getstack(&attr, &addr, &size) == 0) th->stack_hi = (uintptr_t)addr + size;
+  pthread_attr_destroy(&attr);
+}
+
+/* Scans [lo, hi) word by word. It reads stack memory that the compiler's sanitizers see as
+ * out of bounds (red zones between locals): they must not instrument it. */
+__attribute__((no_sanitize_address, no_sanitize_thread, noinline))
+static size_t scan_words(hp_runtime *rt, uintptr_t lo, uintptr_t hi, hpC_candidate_fn fn, void *ctx) {
+  size_t n = 0;
+  lo = (lo + 7) & ~(uintptr_t)7;
+  for (const volatile uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++) {
+    uintptr_t w = *p;
+    if (hpP_contains((void *)w)) { fn(rt, w, ctx); n++; }
+  }
+  return n;
+}
+
+/* The callee-saved registers of the innermost frames, as the unwinder recovers them. */
+static void scan_frames(hp_runtime *rt, hpR_thread *th, hpC_candidate_fn fn, void *ctx) {
+  static const int regs[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13,
+                              UNW_X86_64_R14, UNW_X86_64_R15 };
+  unw_cursor_t cur;
+  if (unw_init_local(&cur, &th->ctx) != 0) return;
+  for (int f = 0; f < HPC_UNWIND_FRAMES; f++) {
+    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++) {
+      unw_word_t v;
+      if (unw_get_reg(&cur, regs[i], &v) == 0 && hpP_contains((void *)(uintptr_t)v)) fn(rt, (uintptr_t)v, ctx);
+    }
+    if (unw_step(&cur) <= 0) break;
+  }
+}
+
+size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
+  size_t bytes = 0;
+  uint64_t t0 = hpS_now_ns();
+  for (hpR_thread *th = rt->threads; th; th = th->next) {
+    if (!th->captured || th->stack_hi == 0) continue;
+    scan_words(rt, (uintptr_t)&th->ctx, (uintptr_t)(&th->ctx + 1), fn, ctx);
+    scan_frames(rt, th, fn, ctx);
+    scan_words(rt, th->scan_lo, th->stack_hi, fn, ctx);
+    bytes += th->stack_hi - th->scan_lo;
+  }
+  rt->stats.stack_scan_ns += hpS_now_ns() - t0;
+  rt->stats.stack_bytes_scanned += bytes;
+  return bytes;
+}
+
+/* The object that holds address a (young, pinned or old), or NULL. */
+uint64_t *hpC_object_of(hpC_heap *h, uintptr_t a) {
+  if (hpC_is_young(h, (void *)a)) return hpC_young_object_of(h, a);
+  hpP_page *pg;
+  uint64_t *hdr = hpP_block_of((void *)a, &pg);
+  if (hdr == NULL || pg->arena != HPP_ARENA_GC) return NULL;
+  return a < (uintptr_t)hdr + hpC_bytes(*hdr) ? hdr : NULL;   /* not the block's slack */
+}

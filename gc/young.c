@@ -1,0 +1,143 @@
+/* gc/young.c -- the spaces of the young generation as runs around pinned objects, and the
+ * lookup of the young object that holds an address.
+ *
+ * A pinned object stays where it is (gc/conservative.c); the space around it keeps working
+ * as a bump allocator over the free runs between pinned objects. Runs are recomputed at
+ * every collection from the sorted list of pinned objects, so pinning holds back exactly the
+ * pinned bytes, plus, at most once per pinned object, a run too short for what was asked.
+ */
+#include "runtime/runtime.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ *  Runs
+ * ------------------------------------------------------------------------------------ */
+
+/* The first pinned object whose end is above a (binary search over sorted headers). */
+static size_t first_pinned_after(const hpC_vec *pinned, uintptr_t a) {
+  size_t lo = 0, hi = pinned->len;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    uintptr_t h = pinned->items[mid];
+    if (h + hpC_bytes(*(uint64_t *)h) <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+void hpC_space_reset(hpC_space *s, const hpC_vec *pinned) {
+  size_t first = first_pinned_after(pinned, s->lo), n = 0;
+  for (size_t i = first; i < pinned->len && pinned->items[i] < s->hi; i++) n++;
+  size_t cap = n + 1;
+  hp_pool_free(s->runs);
+  s->runs = hp_pool_alloc(cap * sizeof *s->runs);
+  hp_check(s->runs != NULL, "hp: no memory for the young generation's runs");
+  size_t nr = 0;
+  uintptr_t at = s->lo;
+  s->free_bytes = 0;
+  for (size_t i = first; i < first + n; i++) {
+    uintptr_t h = pinned->items[i], end = h + hpC_bytes(*(uint64_t *)h);
+    if (h > at) { s->runs[nr++] = (hpC_run){ at, h }; s->free_bytes += h - at; }
+    if (end > at) at = end;
+  }
+  if (at < s->hi) { s->runs[nr++] = (hpC_run){ at, s->hi }; s->free_bytes += s->hi - at; }
+  s->nruns = nr;
+  s->run = 0;
+  s->top = nr ? s->runs[0].lo : s->lo;
+  s->limit = nr ? s->runs[0].hi : s->lo;
+}
+
+bool hpC_space_advance(hpC_space *s, size_t need) {
+  if (s->run >= s->nruns) return false;
+  if (s->limit > s->top) hpC_fill((void *)s->top, s->limit - s->top);
+  for (s->run++; s->run < s->nruns; s->run++) {
+    hpC_run *r = &s->runs[s->run];
+    if (r->hi - r->lo >= need) {
+      s->top = r->lo;
+      s->limit = r->hi;
+      return true;
+    }
+    hpC_fill((void *)r->lo, r->hi - r->lo);       /* too short: closed off, still parsable */
+  }
+  s->top = s->limit;
+  return false;
+}
+
+size_t hpC_space_used(const hpC_space *s) {
+  size_t used = 0;
+  for (size_t r = 0; r < s->run && r < s->nruns; r++) used += s->runs[r].hi - s->runs[r].lo;
+  if (s->run < s->nruns) used += s->top - s->runs[s->run].lo;
+  return used;
+}
+
+void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), void *arg) {
+  for (size_t r = 0; r <= s->run && r < s->nruns; r++) {
+    uintptr_t a = s->runs[r].lo, end = r == s->run ? s->top : s->runs[r].hi;
+    while (a < end) {
+      uint64_t *hdr = (uint64_t *)a;
+      size_t bytes = hpC_bytes(*hdr);
+      if (bytes == 0 || (*hdr & HPC_FORWARDED))
+        hpR_fatal("hp: the young generation does not parse at %p (header %#llx)", (void *)a,
+                  (unsigned long long)*hdr);
+      fn(hdr, arg);
+      a += bytes;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Which young object holds an address
+ * ------------------------------------------------------------------------------------ */
+
+uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a) {
+  size_t i = first_pinned_after(&h->pinned, a);
+  if (i == h->pinned.len) return NULL;
+  uintptr_t hdr = h->pinned.items[i];
+  return hdr <= a ? (uint64_t *)hdr : NULL;
+}
+
+/* Eden: the TLAB that holds a, parsed from its start. TLABs are recorded in address order. */
+static uint64_t *eden_object_of(hpC_heap *h, uintptr_t a) {
+  size_t n = h->tlabs.len / 2, lo = 0, hi = n;
+  const uintptr_t *t = h->tlabs.items;
+  while (lo < hi) {                                 /* the last TLAB starting at or below a */
+    size_t mid = (lo + hi) / 2;
+    if (t[2 * mid] <= a) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo == 0) return NULL;
+  uintptr_t p = t[2 * (lo - 1)], end = t[2 * (lo - 1) + 1];
+  if (a >= end) return NULL;
+  while (p < end) {
+    uint64_t hw = *(uint64_t *)p;
+    size_t bytes = hpC_bytes(hw);
+    if (bytes == 0) return NULL;                    /* the unused part of a live TLAB */
+    if (a < p + bytes) return hpC_type_id(hw) != 0 ? (uint64_t *)p : NULL;
+    p += bytes;
+  }
+  return NULL;
+}
+
+/* From-space: the nearest object start at or below a, from the start bits. */
+static uint64_t *from_object_of(hpC_heap *h, uintptr_t a) {
+  size_t w = (a - h->young_lo) / 8, first = (h->from.lo - h->young_lo) / 8;
+  size_t word = w / 64;
+  uint64_t bits = h->starts[word] & (~(uint64_t)0 >> (63 - w % 64));
+  while (bits == 0) {
+    if (word * 64 <= first) return NULL;
+    bits = h->starts[--word];
+  }
+  size_t start = word * 64 + 63 - (size_t)__builtin_clzll(bits);
+  if (start < first) return NULL;
+  uint64_t *hdr = (uint64_t *)(h->young_lo + start * 8);
+  return a < (uintptr_t)hdr + hpC_bytes(*hdr) ? hdr : NULL;
+}
+
+uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a) {
+  uint64_t *p = hpC_pinned_object_of(h, a);
+  if (p) return p;
+  if (a >= h->eden.lo && a < h->eden.hi) return eden_object_of(h, a);
+  if (a >= h->from.lo && a < h->from.hi) return from_object_of(h, a);
+  return NULL;                                      /* to-space is empty between collections */
+}
