@@ -115,6 +115,7 @@ bool hpC_heap_init(hp_runtime *rt) {
   hpC_space_reset(&h->eden, &h->pinned);
   hpC_space_reset(&h->from, &h->pinned);
   hpC_space_reset(&h->to, &h->pinned);
+  hpC_eden_publish(h);
   h->starts = hp_pool_alloc(total / 64);
   h->old = hpP_heap_new(HPP_ARENA_GC, true);
   if (h->old == NULL || h->starts == NULL) { hpC_heap_destroy(rt); return false; }
@@ -166,21 +167,17 @@ void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
 
 /* Hands the thread a fresh TLAB from eden; false when eden is full. */
 static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
-  hpC_heap *h = &rt->heap;
   hp_thread *t = &th->pub;
   if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
-  rt->bytes_allocated += t->tlab_cur - th->tlab_lo;
+  hp_counter_add(th->allocated, t->tlab_cur - th->tlab_lo);
   t->tlab_cur = t->tlab_end = th->tlab_lo = 0;
   /* Under stress the TLAB holds just the object, so that every allocation comes back here. */
-  size_t size = rt->cfg.stress ? need : HPC_TLAB_SIZE;
-  if (size < need) size = need;
-  hpC_space *e = &h->eden;
-  if (e->limit - e->top < need && !hpC_space_advance(e, need)) return false;
-  if (size > e->limit - e->top) size = e->limit - e->top;   /* the rest of the run */
-  uintptr_t lo = e->top;
-  e->top += size;
-  hpC_vec_push(&h->tlabs, lo);                /* so that a conservative root can find its object */
-  hpC_vec_push(&h->tlabs, lo + size);
+  size_t want = rt->cfg.stress ? need : HPC_TLAB_SIZE, size;
+  if (want < need) want = need;
+  uintptr_t lo = hpC_eden_grab(rt, need, want, &size);
+  if (lo == 0) return false;
+  hpC_vec_push(&th->tlabs, lo);               /* so that a conservative root can find its object */
+  hpC_vec_push(&th->tlabs, lo + size);
   memset((void *)lo, 0, size);                /* the bulk clear: hp_new never zeroes */
   th->tlab_lo = t->tlab_cur = lo;
   t->tlab_end = lo + size;
@@ -188,26 +185,37 @@ static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
 }
 
 /* Allocates `bytes` (header included) in the old generation, zeroed; NULL when the heap
- * limit or the pools say no. */
-static void *large_alloc(hp_runtime *rt, size_t bytes) {
-  if (rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit) return NULL;
-  void *p = hpC_old_alloc(&rt->heap, bytes);
-  if (p == NULL) return NULL;
-  memset(p, 0, bytes);
-  rt->bytes_allocated += bytes;
-  rt->stats.bytes_allocated_large += bytes;
+ * limit or the pools say no, or (*due set) when a major collection should come first. */
+static void *large_alloc(hp_runtime *rt, size_t bytes, bool *due) {
+  pthread_mutex_lock(&rt->alloc_mu);
+  void *p = NULL;
+  *due = hpR_major_due(rt);
+  if (!*due && !(rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit)) {
+    p = hpC_old_alloc(&rt->heap, bytes);
+    if (p != NULL) {
+      rt->bytes_allocated += bytes;
+      rt->stats.bytes_allocated_large += bytes;
+    }
+  }
+  pthread_mutex_unlock(&rt->alloc_mu);
+  if (p) memset(p, 0, bytes);
   return p;
 }
 
-/* One attempt without collecting: the header address or NULL. */
-static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large) {
-  if (large) return large_alloc(rt, bytes);
+/* One attempt without collecting: the header address or NULL. *due is set when a major
+ * collection is due. */
+static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large, bool *due) {
+  if (large) return large_alloc(rt, bytes, due);
   hp_thread *t = &th->pub;
+  *due = false;
   if (bytes > t->tlab_end - t->tlab_cur) {
     /* Over the heap limit even after collecting: eden must not fill up again, since the next
      * minor collection would promote into an old generation that has no room. */
-    if (rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit) return NULL;
-    if (!tlab_refill(rt, th, bytes)) return NULL;
+    pthread_mutex_lock(&rt->alloc_mu);
+    *due = hpR_major_due(rt);
+    bool over = rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit;
+    pthread_mutex_unlock(&rt->alloc_mu);
+    if (over || !tlab_refill(rt, th, bytes)) return NULL;
   }
   void *p = (void *)t->tlab_cur;
   t->tlab_cur += bytes;
@@ -226,28 +234,29 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   size_t bytes = (size + 15) & ~(size_t)7;
   bool large = size > rt->cfg.large_object_size;
 
+  hp_safepoint(t);                                     /* a collection may be waiting for us */
   if (rt->cfg.stress) {
     /* Torture: every allocation comes here (the TLAB is kept empty); collect every N. */
     if (--th->stress_countdown == 0) {
       th->stress_countdown = rt->cfg.stress;
-      hpR_collect(rt, th, rt->stress_major_next ? HP_GC_MAJOR : HP_GC_MINOR);
-      rt->stress_major_next = !rt->stress_major_next;
+      bool major = __atomic_fetch_xor(&rt->stress_major_next, 1, __ATOMIC_RELAXED);
+      hpR_collect(rt, th, major ? HP_GC_MAJOR : HP_GC_MINOR);
     }
   }
 
-  void *p = NULL;
-  if (!(large && hpR_major_due(rt))) p = try_alloc(rt, th, bytes, large);
+  bool due;
+  void *p = try_alloc(rt, th, bytes, large, &due);
   if (p == NULL) {                                      /* 1. the usual collection */
-    hpR_collect(rt, th, (large || hpR_major_due(rt)) ? HP_GC_MAJOR : HP_GC_MINOR);
-    p = try_alloc(rt, th, bytes, large);
+    hpR_collect(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR);
+    p = try_alloc(rt, th, bytes, large, &due);
   }
   if (p == NULL) {                                      /* 2. a forced major collection */
     hpR_collect(rt, th, HP_GC_MAJOR);
-    p = try_alloc(rt, th, bytes, large);
+    p = try_alloc(rt, th, bytes, large, &due);
   }
   if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */
     hpR_collect(rt, th, HP_GC_MAJOR);   /* what the handler let go of is garbage only now */
-    p = try_alloc(rt, th, bytes, large);
+    p = try_alloc(rt, th, bytes, large, &due);
   }
   if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
 

@@ -101,6 +101,10 @@ struct hpC_heap {
   hpP_page *young_span;
   uintptr_t young_lo, young_hi;
   hpC_space eden, from, to;               /* `to` is empty between collections */
+  /* Eden's bump pointer and the end of its run, shared by all threads: a TLAB is one CAS on
+   * eden_cursor; moving to the next run takes alloc_mu. eden.top/limit mirror them while
+   * the world is stopped (hpC_eden_sync / hpC_eden_publish). */
+  _Atomic uintptr_t eden_cursor, eden_limit;
   hpC_vec tlabs;                          /* (start, end) of every TLAB handed out this cycle */
   uint64_t *starts;                       /* a bit per young word: an object starts there (to- and
                                              from-space, set as objects are copied) */
@@ -122,6 +126,11 @@ struct hpC_heap {
 };
 
 /* ---- Young spaces (gc/young.c) ---- */
+/* Takes between need and want bytes of eden for a TLAB: its start, with *got set; 0 when
+ * eden is full. Lock-free but for moving to the next run (under alloc_mu). */
+HP_INTERNAL uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got);
+HP_INTERNAL void hpC_eden_sync(hpC_heap *h);
+HP_INTERNAL void hpC_eden_publish(hpC_heap *h);
 /* Recomputes the runs of s: its range less the pinned objects in it; empties it. */
 HP_INTERNAL void hpC_space_reset(hpC_space *s, const hpC_vec *pinned);
 /* Moves to the next run with at least `need` bytes, filling what is left behind; false when

@@ -197,14 +197,16 @@ static void scan_remembered(minor *c) {
   size_t n = rs->len, kept = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t *hdr = hpC_header((void *)rs->items[i]);
+    if (*hdr & HPC_MARKED) continue;                  /* logged twice (two threads raced) */
     *hdr &= ~HPC_REMEMBERED;
     c->points_young = false;
     hpC_trace_with(hdr, visit, c);
     if (c->points_young) {
-      *hdr |= HPC_REMEMBERED;
+      *hdr |= HPC_REMEMBERED | HPC_MARKED;            /* MARKED: seen, until the loop ends */
       rs->items[kept++] = rs->items[i];
     }
   }
+  for (size_t i = 0; i < kept; i++) *hpC_header((void *)rs->items[i]) &= ~HPC_MARKED;
   /* Objects remembered since (promoted ones) were appended after n: keep them too. */
   for (size_t i = n; i < rs->len; i++) rs->items[kept++] = rs->items[i];
   rs->len = kept;
@@ -269,6 +271,7 @@ void hpC_young_reset(hpC_heap *h) {
   hpC_space_reset(&h->to, &h->pinned);
   if (HP_DEBUG >= 2) { poison_runs(&h->eden); poison_runs(&h->to); }
   h->tlabs.len = 0;
+  hpC_eden_publish(h);
 }
 
 void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy) {

@@ -4,57 +4,73 @@
 #include "runtime/runtime.h"
 
 #include <errno.h>
+#include <pthread.h>
 
 /* ------------------------------------------------------------------------------------
  *  Registries
  * ------------------------------------------------------------------------------------ */
 
-int hp_root_add(hp_runtime *rt, void **slot) {
-  hp_check_api(slot != NULL, "hp: hp_root_add(NULL)");
-  hpC_vec_push(&rt->roots, (uintptr_t)slot);
+/* The registries change under rt->lock; a collection reads them with the world stopped,
+ * that is while no attached thread is inside these functions. */
+static int vec_add(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
+  pthread_mutex_lock(&rt->lock);
+  hpC_vec_push(v, x);
+  pthread_mutex_unlock(&rt->lock);
   return 0;
 }
 
-int hp_root_remove(hp_runtime *rt, void **slot) {
-  if (hpC_vec_remove(&rt->roots, (uintptr_t)slot)) return 0;
+static int vec_remove(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
+  pthread_mutex_lock(&rt->lock);
+  bool found = hpC_vec_remove(v, x);
+  pthread_mutex_unlock(&rt->lock);
+  if (found) return 0;
   errno = ENOENT;
   return -1;
 }
+
+int hp_root_add(hp_runtime *rt, void **slot) {
+  hp_check_api(slot != NULL, "hp: hp_root_add(NULL)");
+  return vec_add(rt, &rt->roots, (uintptr_t)slot);
+}
+
+int hp_root_remove(hp_runtime *rt, void **slot) { return vec_remove(rt, &rt->roots, (uintptr_t)slot); }
 
 int hp_root_range_add(hp_runtime *rt, hp_root_range *range) {
   hp_check_api(range != NULL, "hp: hp_root_range_add(NULL)");
-  hpC_vec_push(&rt->ranges, (uintptr_t)range);
-  return 0;
+  return vec_add(rt, &rt->ranges, (uintptr_t)range);
 }
 
 int hp_root_range_remove(hp_runtime *rt, hp_root_range *range) {
-  if (hpC_vec_remove(&rt->ranges, (uintptr_t)range)) return 0;
-  errno = ENOENT;
-  return -1;
+  return vec_remove(rt, &rt->ranges, (uintptr_t)range);
 }
 
 int hp_root_callback_add(hp_runtime *rt, hp_roots_fn fn, void *data) {
   hp_check_api(fn != NULL, "hp: hp_root_callback_add(NULL)");
+  pthread_mutex_lock(&rt->lock);
   if (rt->ncallbacks == rt->callbacks_cap) {
     size_t cap = rt->callbacks_cap ? rt->callbacks_cap * 2 : 8;
     hpR_callback *c = hp_pool_alloc(cap * sizeof *c);
-    if (c == NULL) { errno = ENOMEM; return -1; }
+    if (c == NULL) { pthread_mutex_unlock(&rt->lock); errno = ENOMEM; return -1; }
     for (size_t i = 0; i < rt->ncallbacks; i++) c[i] = rt->callbacks[i];
     hp_pool_free(rt->callbacks);
     rt->callbacks = c;
     rt->callbacks_cap = cap;
   }
   rt->callbacks[rt->ncallbacks++] = (hpR_callback){ fn, data };
+  pthread_mutex_unlock(&rt->lock);
   return 0;
 }
 
 int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
+  pthread_mutex_lock(&rt->lock);
   for (size_t i = 0; i < rt->ncallbacks; i++) {
     if (rt->callbacks[i].fn == fn && rt->callbacks[i].data == data) {
       rt->callbacks[i] = rt->callbacks[--rt->ncallbacks];
+      pthread_mutex_unlock(&rt->lock);
       return 0;
     }
   }
+  pthread_mutex_unlock(&rt->lock);
   errno = ENOENT;
   return -1;
 }
@@ -62,16 +78,10 @@ int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
 int hp_pin(hp_thread *t, void *obj) {
   hp_runtime *rt = hpR_thread_of(t)->rt;
   if (obj == NULL || hpC_object_of(&rt->heap, (uintptr_t)obj) != hpC_header(obj)) { errno = EINVAL; return -1; }
-  hpC_vec_push(&rt->pins, (uintptr_t)obj);
-  return 0;
+  return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
 
-int hp_unpin(hp_thread *t, void *obj) {
-  hp_runtime *rt = hpR_thread_of(t)->rt;
-  if (hpC_vec_remove(&rt->pins, (uintptr_t)obj)) return 0;
-  errno = ENOENT;
-  return -1;
-}
+int hp_unpin(hp_thread *t, void *obj) { return vec_remove(hpR_thread_of(t)->rt, &hpR_thread_of(t)->rt->pins, (uintptr_t)obj); }
 
 /* ------------------------------------------------------------------------------------
  *  Enumeration
@@ -99,13 +109,16 @@ void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx) { hpC_trace_with(hdr
  *  The write barrier's slow path
  * ------------------------------------------------------------------------------------ */
 
-/* obj (old) now holds a young pointer: remember it, once per collection cycle. */
+/* obj (old) now holds a young pointer: remember it, once per collection cycle, in the
+ * thread's own log (merged into the heap's remembered set when the world stops). Two threads
+ * may race to remember one object: the bit is set atomically, and should both log it, the
+ * minor collection skips the second entry. */
 void hp_write_slow(hp_thread *t, void *obj) {
-  hp_runtime *rt = hpR_thread_of(t)->rt;
+  hpR_thread *th = hpR_thread_of(t);
   uint64_t *hdr = hpC_header(obj);
-  if (*hdr & HPC_REMEMBERED) return;
+  if (__atomic_load_n(hdr, __ATOMIC_RELAXED) & HPC_REMEMBERED) return;
   hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
                "hp: hp_write(%p): the object is not a managed object", obj);
-  *hdr |= HPC_REMEMBERED;
-  hpC_vec_push(&rt->heap.remset, (uintptr_t)obj);
+  if (__atomic_fetch_or(hdr, HPC_REMEMBERED, __ATOMIC_RELAXED) & HPC_REMEMBERED) return;
+  hpC_vec_push(&th->remset, (uintptr_t)obj);
 }

@@ -128,8 +128,3 @@ size_t hpC_verify(hp_runtime *rt, const char *when) {
   hp_pool_free(v.young_starts);
   return v.objects;
 }
-
-size_t hp_verify_heap(hp_runtime *rt) {
-  hpR_retire_tlabs(rt);
-  return hpC_verify(rt, "(hp_verify_heap)");
-}

@@ -8,6 +8,7 @@
  */
 #include "runtime/runtime.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------
@@ -83,6 +84,50 @@ void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), vo
       fn(hdr, arg);
       a += bytes;
     }
+  }
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Eden, shared by the threads
+ * ------------------------------------------------------------------------------------ */
+
+void hpC_eden_sync(hpC_heap *h) {
+  uintptr_t c = atomic_load(&h->eden_cursor);
+  if (c <= h->eden.limit) h->eden.top = c;
+}
+
+void hpC_eden_publish(hpC_heap *h) {
+  /* Cursor first: a thread that sees the new cursor with the old limit finds no room and
+   * takes the lock; one that sees the old cursor cannot CAS it any more. */
+  atomic_store(&h->eden_cursor, h->eden.top);
+  atomic_store(&h->eden_limit, h->eden.limit);
+}
+
+uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
+  hpC_heap *h = &rt->heap;
+  for (;;) {
+    uintptr_t top = atomic_load_explicit(&h->eden_cursor, memory_order_acquire);
+    uintptr_t lim = atomic_load_explicit(&h->eden_limit, memory_order_acquire);
+    if (top <= lim && lim - top >= need) {
+      size_t take = lim - top < want ? lim - top : want;
+      if (atomic_compare_exchange_weak(&h->eden_cursor, &top, top + take)) {
+        *got = take;
+        return top;
+      }
+      continue;
+    }
+    /* This run is used up: move on, under the lock, and claim what is left of it so that
+     * nobody else carves it while we fill it. */
+    pthread_mutex_lock(&rt->alloc_mu);
+    top = atomic_load(&h->eden_cursor);
+    lim = atomic_load(&h->eden_limit);
+    if (top <= lim && lim - top >= need) { pthread_mutex_unlock(&rt->alloc_mu); continue; }
+    uintptr_t rest = atomic_exchange(&h->eden_cursor, lim);
+    h->eden.top = rest <= lim ? rest : lim;
+    bool ok = hpC_space_advance(&h->eden, need);
+    hpC_eden_publish(h);
+    pthread_mutex_unlock(&rt->alloc_mu);
+    if (!ok) return 0;
   }
 }
 

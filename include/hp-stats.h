@@ -85,6 +85,9 @@ struct hp_gc_stats {
   uint64_t pinned_pages;         /* 64 KiB pages of the young range holding pinned objects */
   uint64_t stack_bytes_scanned;  /* conservative roots: stack bytes scanned, all collections */
   uint64_t stack_scan_ns;        /* and the time it took */
+  uint64_t stop_ns_total;        /* time to stop the other threads at safe points, */
+  uint64_t stop_ns_last;         /*   summed over all collections, the last one, */
+  uint64_t stop_ns_max;          /*   and the longest */
 };
 
 #endif /* HP_STATS_H */

@@ -106,8 +106,9 @@ HP_API void hp_pool_stats_print(void *out);
  * ==================================================================================
  * A runtime (hp_runtime) owns one garbage-collected heap. Each thread that allocates or
  * touches managed objects is attached to it and gets an hp_thread, passed to every call.
- * (This version supports one attached mutator thread at a time; the API is already
- * per-thread so that it does not change when many threads arrive.)
+ * Any number of threads may be attached; each allocates from buffers of its own, and a
+ * collection stops them all at safe points (hp_safepoint, hp_new's slow path, blocking
+ * regions).
  *
  * Objects. hp_new returns a pointer to the object's body; one 8-byte header word sits just
  * before it. The embedder describes each kind of object with an hp_type, registered once.
@@ -175,6 +176,19 @@ HP_API void hp_config_default(hp_config *c);
  * environment unless this is called. */
 HP_API int hp_config_from_env(hp_config *c);
 
+/* ---- Threads ---- */
+/* Attaches the calling thread to rt; it may then allocate and touch managed objects. Returns
+ * NULL with errno = ENOMEM. Waits while a collection runs. */
+HP_API hp_thread *hp_thread_attach(hp_runtime *rt);
+/* Detaches the calling thread (its shadow stack must be empty). Its objects live on. */
+HP_API void hp_thread_detach(hp_thread *t);
+
+/* Around a system call or long native work that touches no managed object: a collection
+ * does not wait for a thread inside the region (its stack and registers are scanned as they
+ * were at hp_blocking_enter). hp_blocking_leave waits while a collection runs. */
+HP_API void hp_blocking_enter(hp_thread *t);
+HP_API void hp_blocking_leave(hp_thread *t);
+
 /* Makes a runtime; cfg NULL means defaults. NULL with errno on failure (EINVAL: an option out
  * of range, reported on stderr; ENOMEM). The calling thread is attached: hp_main_thread. */
 HP_API hp_runtime *hp_runtime_new(const hp_config *cfg);
@@ -200,14 +214,24 @@ typedef struct hp_frame {
   void **const *slots;
 } hp_frame;
 
-/* The part of hp_thread that inline fast paths read. Do not write it. */
+/* The part of hp_thread that inline fast paths read. Do not write it (but `frames`, through
+ * HP_ROOTS and HP_UNROOT). */
 struct hp_thread {
   uintptr_t tlab_cur, tlab_end;  /* this thread's allocation buffer in eden */
   size_t large_object_size;
   uintptr_t young_lo;            /* [young_lo, young_lo + young_size): eden and survivors */
   size_t young_size;
   hp_frame *frames;              /* top of the shadow stack */
+  int safepoint;                 /* nonzero: a collection waits for this thread */
 };
+
+HP_API void hp_safepoint_slow(hp_thread *t);
+/* A safe point: if a collection is waiting for this thread, take part in it (stop, be
+ * scanned, resume). Call it at backward branches and calls of an interpreter loop: one
+ * load and a branch. Managed pointers in locals must be rooted here, as at hp_new. */
+static inline void hp_safepoint(hp_thread *t) {
+  if (HP_UNLIKELY(__atomic_load_n(&t->safepoint, __ATOMIC_RELAXED))) hp_safepoint_slow(t);
+}
 
 /* HP_ROOTS(t, name, &a, &b, ...) pushes a frame `name` for the locals a, b, ...;
  * HP_UNROOT(t, name) pops it. */

@@ -6,32 +6,12 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------------------------
  *  Runtime and threads
  * ------------------------------------------------------------------------------------ */
-
-static void thread_reset_tlab(hpR_thread *th) {
-  th->pub.tlab_cur = th->pub.tlab_end = 0;
-  th->tlab_lo = 0;
-}
-
-static hpR_thread *thread_new(hp_runtime *rt) {
-  hpR_thread *th = hp_pool_alloc(sizeof *th);
-  if (th == NULL) return NULL;
-  memset(th, 0, sizeof *th);
-  th->rt = rt;
-  th->pub.large_object_size = rt->cfg.large_object_size;
-  th->pub.young_lo = rt->heap.young_lo;
-  th->pub.young_size = hpC_young_size(&rt->heap);
-  th->stress_countdown = rt->cfg.stress;
-  thread_reset_tlab(th);
-  hpR_thread_stack_init(th);
-  th->next = rt->threads;
-  rt->threads = th;
-  return th;
-}
 
 hp_runtime *hp_runtime_new(const hp_config *cfg) {
   hp_config c;
@@ -43,10 +23,14 @@ hp_runtime *hp_runtime_new(const hp_config *cfg) {
   memset(rt, 0, sizeof *rt);
   rt->cfg = c;
   pthread_mutex_init(&rt->lock, NULL);
+  pthread_mutex_init(&rt->alloc_mu, NULL);
+  pthread_mutex_init(&rt->world_mu, NULL);
+  pthread_cond_init(&rt->cv_stopped, NULL);
+  pthread_cond_init(&rt->cv_resume, NULL);
   rt->created_ns = hpS_now_ns();
   rt->stats.version = HP_GC_STATS_VERSION;
   if (!hpC_heap_init(rt)) { hp_pool_free(rt); errno = ENOMEM; return NULL; }
-  rt->main = thread_new(rt);
+  rt->main = hpR_thread_new(rt);
   if (rt->main == NULL) { hpC_heap_destroy(rt); hp_pool_free(rt); errno = ENOMEM; return NULL; }
   return rt;
 }
@@ -54,12 +38,16 @@ hp_runtime *hp_runtime_new(const hp_config *cfg) {
 void hp_runtime_destroy(hp_runtime *rt) {
   if (rt == NULL) return;
   hpC_heap_destroy(rt);
-  for (hpR_thread *th = rt->threads, *n; th; th = n) { n = th->next; hp_pool_free(th); }
+  for (hpR_thread *th = rt->threads, *n; th; th = n) { n = th->next; hpR_thread_free(th); }
   hpC_vec_free(&rt->roots);
   hpC_vec_free(&rt->ranges);
   hpC_vec_free(&rt->pins);
   hp_pool_free(rt->callbacks);
   pthread_mutex_destroy(&rt->lock);
+  pthread_mutex_destroy(&rt->alloc_mu);
+  pthread_mutex_destroy(&rt->world_mu);
+  pthread_cond_destroy(&rt->cv_stopped);
+  pthread_cond_destroy(&rt->cv_resume);
   hp_pool_free(rt);
 }
 
@@ -72,13 +60,25 @@ void hp_set_gc_event_handler(hp_runtime *rt, hp_gc_event_fn fn, void *data) {
   rt->event_data = data;
 }
 
+static int cmp_tlab(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 void hpR_retire_tlabs(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
   for (hpR_thread *th = rt->threads; th; th = th->next) {
     hp_thread *t = &th->pub;
     if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
-    rt->bytes_allocated += t->tlab_cur - th->tlab_lo;
-    thread_reset_tlab(th);
+    hp_counter_add(th->allocated, t->tlab_cur - th->tlab_lo);
+    t->tlab_cur = t->tlab_end = th->tlab_lo = 0;
+    /* What the thread's barrier remembered, and the TLABs it took, go to the heap. */
+    for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&h->remset, th->remset.items[i]);
+    for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
+    th->remset.len = th->tlabs.len = 0;
   }
+  qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), cmp_tlab);
+  hpC_eden_sync(h);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -126,12 +126,19 @@ static size_t heap_in_use(hp_runtime *rt) {
   return hpC_space_used(&h->eden) + hpC_space_used(&h->from) + h->pinned_bytes + h->old_bytes;
 }
 
-void hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
-  hp_check_api(!rt->collecting, "hp: a collection was requested during a collection "
-                                "(from a trace function or an event handler?)");
-  rt->collecting = true;
+/* Set while this thread runs a collection (for the calls an event handler may make). */
+static __thread bool in_collection;
+
+bool hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
+  hp_check_api(!in_collection, "hp: a collection was requested during a collection "
+                               "(from a trace function or an event handler?)");
   uint64_t t0 = hpS_now_ns();
-  if (rt->cfg.conservative_stack) hpR_capture(th);
+  hpR_capture(th);
+  if (!hpR_stop_world(rt, th)) {                       /* joined another thread's collection */
+    th->captured = false;
+    return false;
+  }
+  in_collection = true;
   hpR_retire_tlabs(rt);
   struct hp_gc_stats *st = &rt->stats;
   uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
@@ -165,13 +172,19 @@ void hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
              before >> 10, after >> 10, hpC_heap_size(rt) >> 10, cy.copied >> 10, cy.promoted >> 10,
              kind == HP_GC_MAJOR ? "" : "");
   if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  rt->last_kind = kind;
+  in_collection = false;
+  hpR_start_world(rt);
   th->captured = false;
-  rt->collecting = false;
+  return true;
 }
 
 int hp_collect(hp_thread *t, hp_gc_kind kind) {
   hp_check_api(kind == HP_GC_MINOR || kind == HP_GC_MAJOR, "hp: hp_collect: unknown kind %d", (int)kind);
-  hpR_collect(hpR_thread_of(t)->rt, hpR_thread_of(t), kind);
+  hpR_thread *th = hpR_thread_of(t);
+  /* Joining another thread's collection does for a minor request, and for a major one if
+   * that collection was major too. */
+  while (!hpR_collect(th->rt, th, kind) && kind == HP_GC_MAJOR && th->rt->last_kind != HP_GC_MAJOR) {}
   return 0;
 }
 
@@ -179,12 +192,19 @@ int hp_collect(hp_thread *t, hp_gc_kind kind) {
  *  Statistics
  * ------------------------------------------------------------------------------------ */
 
-void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
+/* Reads the statistics with no collection running (or from inside one, for an event
+ * handler). */
+static void read_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   *out = rt->stats;
   hpC_heap *h = &rt->heap;
-  uint64_t live_tlabs = 0;
-  for (hpR_thread *th = rt->threads; th; th = th->next) live_tlabs += th->pub.tlab_cur - th->tlab_lo;
-  out->bytes_allocated = rt->bytes_allocated + live_tlabs;
+  uint64_t allocated = rt->bytes_allocated;
+  pthread_t me = pthread_self();
+  for (hpR_thread *th = rt->threads; th; th = th->next) {
+    allocated += hp_counter_get(th->allocated);
+    /* The caller's own buffer counts too; other threads' count once they retire theirs. */
+    if (pthread_equal(th->self, me)) allocated += th->pub.tlab_cur - th->tlab_lo;
+  }
+  out->bytes_allocated = allocated;
   out->young_live = h->young_live;
   out->old_live = h->old_object_bytes;
   out->old_live_after_major = h->old_live_after_major;
@@ -206,6 +226,31 @@ void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   out->major.p50_ns = hp_gc_pause_quantile(&out->major, 0.5);
   out->major.p99_ns = hp_gc_pause_quantile(&out->major, 0.99);
   out->total_ns = hpS_now_ns() - rt->created_ns;
+}
+
+void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
+  if (in_collection) { read_stats(rt, out); return; }
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  pthread_mutex_lock(&rt->alloc_mu);
+  read_stats(rt, out);
+  pthread_mutex_unlock(&rt->alloc_mu);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+size_t hp_verify_heap(hp_runtime *rt) {
+  if (in_collection) return hpC_verify(rt, "(hp_verify_heap)");
+  hpR_thread *th = hpR_self(rt);
+  hp_check_api(th != NULL, "hp: hp_verify_heap from a thread not attached to the runtime");
+  hpR_capture(th);
+  while (!hpR_stop_world(rt, th)) {}
+  in_collection = true;
+  hpR_retire_tlabs(rt);
+  size_t n = hpC_verify(rt, "(hp_verify_heap)");
+  in_collection = false;
+  hpR_start_world(rt);
+  th->captured = false;
+  return n;
 }
 
 static void print_pauses(FILE *f, const char *name, const struct hp_gc_pause_stats *p) {

@@ -1,0 +1,181 @@
+/* runtime/threads.c -- mutator threads: attach and detach, safepoints, blocking regions, and
+ * stopping the world for a collection.
+ *
+ * The protocol (all state under world_mu):
+ *   - An attached thread is RUNNING, PARKED (waiting at a safe point for a collection to end)
+ *     or BLOCKED (in a blocking region, or detaching). nrunning counts the RUNNING ones.
+ *   - A thread that wants a collection sets `stopping`, raises every thread's safepoint flag,
+ *     and waits until it is the only RUNNING thread. It collects with world_mu released, then
+ *     clears `stopping` and wakes everyone (cv_resume).
+ *   - A thread that wants a collection while another one is stopping the world parks instead,
+ *     and is done when that collection is: two requests at once give one collection and never
+ *     a deadlock, since nobody waits for world_mu while holding anything a collector needs.
+ *   - Before a thread stops running it captures its registers and innermost frame
+ *     (hpR_capture) in a frame that stays live while it is stopped, for the conservative scan.
+ *   - A BLOCKED thread does not hold up a collection. Leaving the region waits while one runs.
+ * The safepoint flag is the only thing a running thread reads without the mutex: a relaxed
+ * load in hp_safepoint, an inline check (hp.h). Threads that allocate poll in hp_new's slow
+ * path, that is at least once per TLAB.
+ */
+#include "runtime/runtime.h"
+#include "runtime/os.h"
+
+#include <string.h>
+
+static void set_flags(hp_runtime *rt, int v) {
+  for (hpR_thread *th = rt->threads; th; th = th->next) __atomic_store_n(&th->pub.safepoint, v, __ATOMIC_RELEASE);
+}
+
+/* Parks th until the collection under way is over. world_mu held. */
+static void park_locked(hp_runtime *rt, hpR_thread *th) {
+  th->state = HPR_PARKED;
+  rt->nrunning--;
+  pthread_cond_broadcast(&rt->cv_stopped);
+  /* Not "until this epoch ends": when one collection follows another before we wake, the
+   * second collector counted us as stopped already, so we must stay stopped for it too. */
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  th->state = HPR_RUNNING;
+  rt->nrunning++;
+}
+
+hpR_thread *hpR_self(hp_runtime *rt) {
+  pthread_t me = pthread_self();
+  pthread_mutex_lock(&rt->world_mu);
+  hpR_thread *th = rt->threads;
+  while (th && !pthread_equal(th->self, me)) th = th->next;
+  pthread_mutex_unlock(&rt->world_mu);
+  return th;
+}
+
+bool hpR_stop_world(hp_runtime *rt, hpR_thread *th) {
+  pthread_mutex_lock(&rt->world_mu);
+  if (rt->stopping) {                                  /* someone else is collecting: join it */
+    park_locked(rt, th);
+    pthread_mutex_unlock(&rt->world_mu);
+    return false;
+  }
+  uint64_t t0 = hpS_now_ns();
+  rt->stopping = true;
+  rt->epoch++;
+  rt->collector = th;
+  set_flags(rt, 1);
+  while (rt->nrunning > 1) pthread_cond_wait(&rt->cv_stopped, &rt->world_mu);
+  uint64_t stop = hpS_now_ns() - t0;
+  struct hp_gc_stats *st = &rt->stats;
+  st->stop_ns_total += stop;
+  st->stop_ns_last = stop;
+  if (stop > st->stop_ns_max) st->stop_ns_max = stop;
+  pthread_mutex_unlock(&rt->world_mu);
+  return true;
+}
+
+void hpR_start_world(hp_runtime *rt) {
+  pthread_mutex_lock(&rt->world_mu);
+  set_flags(rt, 0);
+  rt->stopping = false;
+  rt->collector = NULL;
+  pthread_cond_broadcast(&rt->cv_resume);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+void hp_safepoint_slow(hp_thread *t) {
+  hpR_thread *th = hpR_thread_of(t);
+  hp_runtime *rt = th->rt;
+  hpR_capture(th);
+  pthread_mutex_lock(&rt->world_mu);
+  if (rt->stopping && rt->collector != th) park_locked(rt, th);
+  pthread_mutex_unlock(&rt->world_mu);
+  th->captured = false;
+}
+
+/* The thread stops running: a collection may go on without it. world_mu not held. */
+static void stop_running(hpR_thread *th) {
+  hp_runtime *rt = th->rt;
+  pthread_mutex_lock(&rt->world_mu);
+  th->state = HPR_BLOCKED;
+  rt->nrunning--;
+  pthread_cond_broadcast(&rt->cv_stopped);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+/* The frame of hp_blocking_enter is gone once it returns, but the frames above it (the
+ * caller's) are what must be scanned: scan_lo covers them. The embedder must not touch
+ * managed objects inside the region, so the registers captured here stay right. */
+void hp_blocking_enter(hp_thread *t) {
+  hpR_thread *th = hpR_thread_of(t);
+  hp_check_api(th->state == HPR_RUNNING, "hp: hp_blocking_enter: the thread is already in a blocking region");
+  hpR_capture(th);
+  stop_running(th);
+}
+
+void hp_blocking_leave(hp_thread *t) {
+  hpR_thread *th = hpR_thread_of(t);
+  hp_runtime *rt = th->rt;
+  hp_check_api(th->state == HPR_BLOCKED, "hp: hp_blocking_leave without hp_blocking_enter");
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  th->state = HPR_RUNNING;
+  rt->nrunning++;
+  th->captured = false;
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Attach and detach
+ * ------------------------------------------------------------------------------------ */
+
+hpR_thread *hpR_thread_new(hp_runtime *rt) {
+  hpR_thread *th = hp_pool_alloc(sizeof *th);
+  if (th == NULL) return NULL;
+  memset(th, 0, sizeof *th);
+  th->rt = rt;
+  th->pub.large_object_size = rt->cfg.large_object_size;
+  th->pub.young_lo = rt->heap.young_lo;
+  th->pub.young_size = hpC_young_size(&rt->heap);
+  th->stress_countdown = rt->cfg.stress;
+  th->self = pthread_self();
+  hpR_thread_stack_init(th);
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  th->state = HPR_RUNNING;
+  th->next = rt->threads;
+  rt->threads = th;
+  rt->nrunning++;
+  pthread_mutex_unlock(&rt->world_mu);
+  return th;
+}
+
+void hpR_thread_free(hpR_thread *th) {
+  hpC_vec_free(&th->remset);
+  hpC_vec_free(&th->tlabs);
+  hp_pool_free(th);
+}
+
+hp_thread *hp_thread_attach(hp_runtime *rt) {
+  hpR_thread *th = hpR_thread_new(rt);
+  return th ? &th->pub : NULL;
+}
+
+void hp_thread_detach(hp_thread *t) {
+  hpR_thread *th = hpR_thread_of(t);
+  hp_runtime *rt = th->rt;
+  hp_check_api(t->frames == NULL, "hp: hp_thread_detach with shadow-stack frames still pushed");
+  hp_check_api(th->state == HPR_RUNNING, "hp: hp_thread_detach inside a blocking region");
+  hpR_capture(th);                                     /* in case a collection scans us now */
+  stop_running(th);
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  /* No collection can start while we hold world_mu: hand what the thread holds over. */
+  if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
+  pthread_mutex_lock(&rt->alloc_mu);
+  rt->bytes_allocated += hp_counter_get(th->allocated) + (t->tlab_cur - th->tlab_lo);
+  for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&rt->heap.remset, th->remset.items[i]);
+  for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&rt->heap.tlabs, th->tlabs.items[i]);
+  pthread_mutex_unlock(&rt->alloc_mu);
+  hpR_thread **p = &rt->threads;
+  while (*p != th) p = &(*p)->next;
+  *p = th->next;
+  if (rt->main == th) rt->main = NULL;
+  pthread_mutex_unlock(&rt->world_mu);
+  hpR_thread_free(th);
+}
