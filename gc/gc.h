@@ -52,6 +52,10 @@
 #define HPC_AGE_SHIFT 4
 #define HPC_AGE_MASK ((uint64_t)15 << HPC_AGE_SHIFT)
 #define HPC_AGE_PINNED_OLD 15   /* a PINNED object with this age was promoted in place */
+/* The byte that fills dead young memory at HP_DEBUG >= 2. As a header, 0xE0E0... is neither
+ * FORWARDED nor PINNED and names type 0xE0E0, which is never registered: a stale pointer to
+ * it fails the type check instead of being followed. */
+#define HPC_DEAD_YOUNG 0xE0
 #define HPC_TYPE_SHIFT 8
 #define HPC_TYPE_MASK ((uint64_t)0xffff << HPC_TYPE_SHIFT)
 #define HPC_WORDS_SHIFT 24

@@ -261,9 +261,9 @@ static unsigned adapt_tenure(minor *c) {
   return max;
 }
 
-/* Fills the free runs of s with the dead-young pattern (HP_DEBUG >= 2). */
+/* Fills the free runs of s with HPC_DEAD_YOUNG (HP_DEBUG >= 2). */
 static void poison_runs(const hpC_space *s) {
-  for (size_t r = 0; r < s->nruns; r++) memset((void *)s->runs[r].lo, 0xE7, s->runs[r].hi - s->runs[r].lo);
+  for (size_t r = 0; r < s->nruns; r++) memset((void *)s->runs[r].lo, HPC_DEAD_YOUNG, s->runs[r].hi - s->runs[r].lo);
 }
 
 void hpC_young_reset(hpC_heap *h) {
