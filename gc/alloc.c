@@ -154,6 +154,7 @@ void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
   void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
   if (b == NULL) return NULL;
   hpP_page *pg = hpP_span_of(b);
+  atomic_store_explicit(&pg->owner, h->old, memory_order_relaxed);  /* whose object: see hpC_object_of */
   hpC_vec_push(&h->huge, (uintptr_t)b);
   hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
   h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
@@ -254,6 +255,13 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
     hpR_collect(rt, th, HP_GC_MAJOR);
     p = try_alloc(rt, th, bytes, large, &due);
   }
+  bool born_old = false;
+  if (p == NULL && !large) {
+    /* Eden has room, but pinned objects cut it into runs too short for this object: it is
+     * born old instead (see born_old_alloc). */
+    p = large_alloc(rt, bytes, &due);
+    born_old = p != NULL;
+  }
   if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */
     hpR_collect(rt, th, HP_GC_MAJOR);   /* what the handler let go of is garbage only now */
     p = try_alloc(rt, th, bytes, large, &due);
@@ -261,5 +269,11 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
 
   *(uint64_t *)p = hpC_make_header(bytes / 8, type->id);
+  if (born_old) {
+    /* The embedder may initialise it without the barrier, as any new object: it starts
+     * remembered, so the next minor collection scans it whatever it was given. */
+    *(uint64_t *)p |= HPC_REMEMBERED;
+    hpC_vec_push(&th->remset, (uintptr_t)((uint64_t *)p + 1));
+  }
   return (uint64_t *)p + 1;
 }

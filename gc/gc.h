@@ -235,6 +235,9 @@ typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);
 HP_INTERNAL size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
 /* The managed object (young, pinned or old) that holds address a, or NULL. */
 HP_INTERNAL uint64_t *hpC_object_of(hpC_heap *h, uintptr_t a);
+/* A word equal to a young object's header address may also be the body pointer of a
+ * zero-size object just before it: that object, or NULL. */
+HP_INTERNAL uint64_t *hpC_zero_size_before(hpC_heap *h, uintptr_t a);
 
 /* ---- Verification ---- */
 HP_INTERNAL size_t hpC_verify(hp_runtime *rt, const char *when);

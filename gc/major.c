@@ -2,12 +2,15 @@
  * with tenure age 0), then the old generation is marked from the roots and swept.
  *
  * Marking uses an explicit stack (no recursion: a list of ten million objects needs a
- * stack of one entry), and prefetches each object's header as it is pushed, so that the
- * cache miss overlaps the work on the objects above it. Mark bits are the pools' MARK
+ * stack of one entry), and prefetches each object's header a few objects before it is
+ * traced (a FIFO of HPC_PREFETCH between the stack and the tracer), so that the cache
+ * misses overlap. Mark bits are the pools' MARK
  * bitmap, one bit per block; sweeping reads the ALLOC and MARK bitmaps only and never
  * touches a dead object.
  */
 #include "runtime/runtime.h"
+
+#define HPC_PREFETCH 16
 
 typedef struct marker {
   hp_runtime *rt;
@@ -29,7 +32,6 @@ static void mark_block(marker *m, hpP_page *pg, uint64_t *hdr) {
   uint64_t bit = (uint64_t)1 << (i & 63);
   if (bits[i >> 6] & bit) return;
   bits[i >> 6] |= bit;
-  __builtin_prefetch(hdr);
   hpC_vec_push(&m->stack, (uintptr_t)hdr);
 }
 
@@ -45,7 +47,8 @@ static void mark_slot(void **slot, void *ctx) {
     return;
   }
   hpP_page *pg = hpP_span_of(hdr);
-  if (pg == NULL || pg->arena != HPP_ARENA_GC) return;  /* not the collector's memory */
+  if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != m->rt->heap.old)
+    return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
   if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
     hpR_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
@@ -53,11 +56,16 @@ static void mark_slot(void **slot, void *ctx) {
 }
 
 /* A conservative root: any object that holds the word is marked. */
+static void mark_object(marker *m, uint64_t *hdr) {
+  if (*hdr & HPC_PINNED) mark_pinned(m, hdr);
+  else mark_block(m, hpP_span_of(hdr), hdr);
+}
+
 static void mark_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
   uint64_t *hdr = hpC_object_of(&rt->heap, w);
-  if (hdr == NULL) return;
-  if (*hdr & HPC_PINNED) mark_pinned(ctx, hdr);
-  else mark_block(ctx, hpP_span_of(hdr), hdr);
+  if (hdr != NULL) mark_object(ctx, hdr);
+  hdr = hpC_zero_size_before(&rt->heap, w);
+  if (hdr != NULL) mark_object(ctx, hdr);
 }
 
 static void mark(marker *m) {
@@ -68,8 +76,22 @@ static void mark(marker *m) {
     void *body = (void *)rt->pins.items[i];
     mark_slot(&body, m);
   }
-  while (m->stack.len > 0) {
-    uint64_t *hdr = (uint64_t *)m->stack.items[--m->stack.len];
+  /* Objects pass through a small FIFO between the stack and the tracer, prefetched as they
+   * enter it: by the time one is traced, its header has had HPC_PREFETCH objects' worth of
+   * work to arrive. (A prefetch at push time is too early when one array pushes a million
+   * children: most are evicted again before they are popped.) */
+  uint64_t *fifo[HPC_PREFETCH];
+  unsigned head = 0, n = 0;
+  for (;;) {
+    while (n < HPC_PREFETCH && m->stack.len > 0) {
+      uint64_t *hdr = (uint64_t *)m->stack.items[--m->stack.len];
+      __builtin_prefetch(hdr);
+      fifo[(head + n++) % HPC_PREFETCH] = hdr;
+    }
+    if (n == 0) break;
+    uint64_t *hdr = fifo[head];
+    head = (head + 1) % HPC_PREFETCH;
+    n--;
     if (!(*hdr & HPC_PINNED)) m->marked_bytes += hpC_bytes(*hdr);   /* pinned: pinned_held */
     m->marked_objects++;
     hpC_trace_with(hdr, mark_slot, m);

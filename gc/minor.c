@@ -75,11 +75,9 @@ static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
   return dst + 1;
 }
 
-static void visit(void **slot, void *ctx) {
-  minor *c = ctx;
-  void *p = *slot;
+/* Evacuates (or finds the copy of) the young object that *slot points to, p. */
+static void visit_young(minor *c, void **slot, void *p) {
   hpC_heap *h = c->h;
-  if (!hpC_is_young(h, p)) return;
   uintptr_t a = (uintptr_t)p;
   uint64_t *hdr = (uint64_t *)p - 1;
   if (a - c->to->lo < c->to->hi - c->to->lo && hpC_is_start(h, hdr)) {
@@ -104,6 +102,18 @@ static void visit(void **slot, void *ctx) {
   *slot = np;
   if (hpC_is_young(h, np)) c->points_young = true;
 }
+
+/* The visitor of the whole minor collection, inlined into every tracing loop: a slot that
+ * does not point into the young generation costs one compare. */
+hp_inline void visit_slot(void **slot, void *ctx) {
+  minor *c = ctx;
+  void *p = *slot;
+  hpC_heap *h = c->h;
+  if (hp_likely(!hpC_is_young(h, p))) return;
+  visit_young(c, slot, p);
+}
+
+static void visit(void **slot, void *ctx) { visit_slot(slot, ctx); }
 
 /* ------------------------------------------------------------------------------------
  *  Pinning
@@ -133,6 +143,8 @@ static void pin_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
   if (!hpC_is_young(c->h, (void *)w)) return;          /* old objects never move */
   uint64_t *hdr = hpC_young_object_of(c->h, w);
   if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
+  hdr = hpC_zero_size_before(c->h, w);
+  if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
 }
 
 static int cmp_addr(const void *a, const void *b) {
@@ -151,9 +163,13 @@ static void pin_roots(minor *c) {
     if (!pinned_old(*hdr)) *hdr &= ~HPC_PINNED;
   }
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, pin_candidate, c);
+  /* An object pinned by hp_pin is promoted in place at once: it may stay pinned for long,
+   * and once old it never moves, even after hp_unpin. */
   for (size_t i = 0; i < rt->pins.len; i++) {
     uint64_t *hdr = hpC_header((void *)rt->pins.items[i]);
-    if (hpC_is_young(h, hdr) && !(*hdr & HPC_PINNED)) pin(c, hdr);
+    if (!hpC_is_young(h, hdr)) continue;
+    if (!(*hdr & HPC_PINNED)) pin(c, hdr);
+    *hdr = (*hdr & ~HPC_AGE_MASK) | ((uint64_t)HPC_AGE_PINNED_OLD << HPC_AGE_SHIFT);
   }
   if (c->newly_pinned.len) {
     for (size_t i = 0; i < c->newly_pinned.len; i++) hpC_vec_push(&h->pinned, c->newly_pinned.items[i]);
@@ -200,7 +216,7 @@ static void scan_remembered(minor *c) {
     if (*hdr & HPC_MARKED) continue;                  /* logged twice (two threads raced) */
     *hdr &= ~HPC_REMEMBERED;
     c->points_young = false;
-    hpC_trace_with(hdr, visit, c);
+    hpC_trace_with(hdr, visit_slot, c);
     if (c->points_young) {
       *hdr |= HPC_REMEMBERED | HPC_MARKED;            /* MARKED: seen, until the loop ends */
       rs->items[kept++] = rs->items[i];
@@ -219,7 +235,7 @@ static bool scan_promoted(minor *c) {
   while (c->promoted.len > 0) {
     uint64_t *hdr = (uint64_t *)c->promoted.items[--c->promoted.len];
     c->points_young = false;
-    hpC_trace_with(hdr, visit, c);
+    hpC_trace_with(hdr, visit_slot, c);
     if (c->points_young && !(*hdr & (HPC_REMEMBERED | HPC_PINNED))) {
       *hdr |= HPC_REMEMBERED;
       hpC_vec_push(&c->h->remset, (uintptr_t)(hdr + 1));
@@ -239,7 +255,7 @@ static void scan(minor *c) {
       while (s < (r == to->run ? to->top : to->runs[r].hi)) {
         uint64_t *hdr = (uint64_t *)s;
         s += hpC_bytes(*hdr);
-        hpC_trace_with(hdr, visit, c);
+        hpC_trace_with(hdr, visit_slot, c);
       }
       if (r >= to->run) break;                        /* caught up with the copying */
       if (++r < to->nruns) s = to->runs[r].lo;

@@ -75,9 +75,24 @@ int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
   return -1;
 }
 
+/* Whether obj is the body of an object of rt. Eden cannot be parsed while threads allocate
+ * (their TLABs are recorded only when the world stops), so a young object is judged by its
+ * header; an old one by the page map. The header word (obj - 8) is looked up, not obj: the
+ * body of a zero-size object is where the next object starts. */
+static bool hpC_is_object(hp_runtime *rt, void *obj) {
+  if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
+  uint64_t *hdr = hpC_header(obj);
+  if (hpC_is_young(&rt->heap, hdr)) {
+    uint64_t hw = *hdr;
+    return !(hw & HPC_FORWARDED) && hpC_words(hw) > 0 && hpC_type_id(hw) != 0 &&
+           hpC_types[hpC_type_id(hw)] != NULL;
+  }
+  return hpC_object_of(&rt->heap, (uintptr_t)hdr) == hdr;
+}
+
 int hp_pin(hp_thread *t, void *obj) {
   hp_runtime *rt = hpR_thread_of(t)->rt;
-  if (obj == NULL || hpC_object_of(&rt->heap, (uintptr_t)obj) != hpC_header(obj)) { errno = EINVAL; return -1; }
+  if (!hpC_is_object(rt, obj)) { errno = EINVAL; return -1; }
   return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
 

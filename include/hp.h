@@ -35,7 +35,9 @@
 #define HP_ALLOC_SIZE(n) __attribute__((alloc_size(n)))
 #define HP_LIKELY(c) __builtin_expect(!!(c), 1)
 #define HP_UNLIKELY(c) __builtin_expect(!!(c), 0)
+#define HP_INLINE static inline __attribute__((always_inline))
 #else
+#define HP_INLINE static inline
 #define HP_MALLOC_LIKE
 #define HP_ALLOC_SIZE(n)
 #define HP_LIKELY(c) (c)
@@ -229,7 +231,7 @@ HP_API void hp_safepoint_slow(hp_thread *t);
 /* A safe point: if a collection is waiting for this thread, take part in it (stop, be
  * scanned, resume). Call it at backward branches and calls of an interpreter loop: one
  * load and a branch. Managed pointers in locals must be rooted here, as at hp_new. */
-static inline void hp_safepoint(hp_thread *t) {
+HP_INLINE void hp_safepoint(hp_thread *t) {
   if (HP_UNLIKELY(__atomic_load_n(&t->safepoint, __ATOMIC_RELAXED))) hp_safepoint_slow(t);
 }
 
@@ -277,7 +279,7 @@ HP_API void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size);
  * is exhausted after a full collection and the out-of-memory handler (see doc/embedding.md).
  * Fast path: a bump in the thread's buffer, two compares, one header store. Bodies above
  * large_object_size go to the old generation and never move. */
-static inline void *hp_new(hp_thread *t, const hp_type *type, size_t size) {
+HP_INLINE void *hp_new(hp_thread *t, const hp_type *type, size_t size) {
   size_t bytes = (size + 15) & ~(size_t)7;          /* header + body, in whole words */
   uintptr_t p = t->tlab_cur;
   if (HP_LIKELY(size <= t->large_object_size && bytes <= t->tlab_end - p)) {
@@ -303,7 +305,7 @@ HP_API void hp_write_slow(hp_thread *t, void *obj);
  * collection in between: e.g. initialising a fresh object). It records old-to-young pointers
  * (the object, once per collection cycle) so that a minor collection finds them.
  * Fast path: the store, two range compares. A JIT emits the same: see hp_barrier_info. */
-static inline void hp_write(hp_thread *t, void *obj, void *slot, void *value) {
+HP_INLINE void hp_write(hp_thread *t, void *obj, void *slot, void *value) {
   *(void **)slot = value;
   if (HP_UNLIKELY((uintptr_t)value - t->young_lo < t->young_size &&
                   (uintptr_t)obj - t->young_lo >= t->young_size))

@@ -228,14 +228,22 @@ static void read_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   out->total_ns = hpS_now_ns() - rt->created_ns;
 }
 
+/* An attached, running caller needs no waiting: no collection can run until it stops. Any
+ * other caller waits for a collection under way to end (it is not one that the collection
+ * waits for, so this cannot deadlock), and holds world_mu so that none starts meanwhile. */
 void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   if (in_collection) { read_stats(rt, out); return; }
-  pthread_mutex_lock(&rt->world_mu);
-  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  hpR_thread *self = hpR_self(rt);
+  bool running = self != NULL && self->state == HPR_RUNNING;
+  if (running) hp_safepoint_slow(&self->pub);          /* take part in one that waits for us */
+  else {
+    pthread_mutex_lock(&rt->world_mu);
+    while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  }
   pthread_mutex_lock(&rt->alloc_mu);
   read_stats(rt, out);
   pthread_mutex_unlock(&rt->alloc_mu);
-  pthread_mutex_unlock(&rt->world_mu);
+  if (!running) pthread_mutex_unlock(&rt->world_mu);
 }
 
 size_t hp_verify_heap(hp_runtime *rt) {
