@@ -86,9 +86,10 @@ const hp_type *hpC_type(unsigned id) {
 
 const hp_type *hp_type_of(hp_runtime *rt, const void *obj) {
   (void)rt;
-  return hpC_type(hpC_type_id(*hpC_header(obj)));
+  return hpC_type(hpC_type_id(__atomic_load_n(hpC_header(obj), __ATOMIC_RELAXED)));
 }
-size_t hp_size(const void *obj) { return hpC_bytes(*hpC_header(obj)) - 8; }
+/* Relaxed atomic loads: another thread's barrier may be setting the REMEMBERED bit. */
+size_t hp_size(const void *obj) { return hpC_bytes(__atomic_load_n(hpC_header(obj), __ATOMIC_RELAXED)) - 8; }
 
 /* ------------------------------------------------------------------------------------
  *  Spaces
@@ -155,6 +156,8 @@ void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
   if (b == NULL) return NULL;
   hpP_page *pg = hpP_span_of(b);
   atomic_store_explicit(&pg->owner, h->old, memory_order_relaxed);  /* whose object: see hpC_object_of */
+  for (size_t i = 0; i < pg->npages; i++)                            /* no stale cards */
+    memset(hpP_bits(hpP_index(b) + i, HPP_BITS_AUX), 0, HPP_BITS_WORDS * sizeof(uint64_t));
   hpC_vec_push(&h->huge, (uintptr_t)b);
   hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
   h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;

@@ -227,6 +227,21 @@ HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy);
 HP_INTERNAL void hpC_young_reset(hpC_heap *h);
 HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_cycle *cy);
 
+/* ---- Cards of large pointer arrays ----
+ * An old HP_TYPE_ARRAY object without a trace callback that is larger than 64 KiB (so alone
+ * in a HUGE span) is remembered by the slot, not only as a whole: the barrier also sets the
+ * bit of the slot's 16-byte granule in the AUX bitmap of the slot's page, and a minor
+ * collection visits only the slots of marked granules (plus the fixed part). A store into a
+ * 1-million-slot table then costs a minor collection two slots, not the table.
+ * [cards]: every slot of such an object that holds a young pointer has its granule's bit. */
+hp_inline bool hpC_carded(uint64_t hw, const hp_type *t) {
+  return hpC_bytes(hw) > HPP_LARGE_MAX && (t->flags & HP_TYPE_ARRAY) && t->trace == NULL;
+}
+hp_inline bool hpC_card_is_set(const void *slot) {
+  size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;
+  return (hpP_bits(hpP_index(slot), HPP_BITS_AUX)[off / 64] >> (off % 64)) & 1;
+}
+
 /* ---- Conservative roots (gc/conservative.c) ---- */
 /* Receives one word that falls inside the pools' reservation. */
 typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);

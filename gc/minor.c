@@ -208,6 +208,40 @@ static void settle_pinned(minor *c) {
 
 /* Scans the remembered set: each object is traced, and stays remembered only if it still
  * holds a young pointer afterwards. */
+/* Visits the fixed slots of a carded array and the slots of its marked cards; a card stays
+ * marked while one of its slots still points young. */
+static void scan_cards(minor *c, uint64_t *hdr, const hp_type *t) {
+  char *body = (char *)(hdr + 1);
+  for (uint32_t i = 0; i < t->noffsets; i++) visit_slot((void **)(body + t->offsets[i]), c);
+  uintptr_t lo = (uintptr_t)(body + ((t->size + 7) & ~(size_t)7)), hi = (uintptr_t)hdr + hpC_bytes(*hdr);
+  bool any = c->points_young;
+  for (uintptr_t page = (uintptr_t)hdr & ~(HPP_PAGE - 1); page < hi; page += HPP_PAGE) {
+    uint64_t *bits = hpP_bits(hpP_index((void *)page), HPP_BITS_AUX);
+    for (size_t w = 0; w < HPP_BITS_WORDS; w++) {
+      uint64_t m = bits[w], keep = 0;
+      if (m == 0) continue;
+      /* The slots of a card word point anywhere in eden: fetch their objects' headers for
+       * the whole word first, so that the misses overlap. */
+      for (uint64_t pm = m; pm; pm &= pm - 1) {
+        uintptr_t g = page + (w * 64 + (unsigned)__builtin_ctzll(pm)) * HPP_GRANULE;
+        for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
+          if (s >= lo && s < hi && hpC_is_young(c->h, *(void **)s)) __builtin_prefetch(*(char **)s - 8, 1);
+      }
+      while (m) {
+        unsigned b = (unsigned)__builtin_ctzll(m);
+        m &= m - 1;
+        uintptr_t g = page + (w * 64 + b) * HPP_GRANULE;
+        c->points_young = false;
+        for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
+          if (s >= lo && s < hi) visit_slot((void **)s, c);
+        if (c->points_young) { keep |= (uint64_t)1 << b; any = true; }
+      }
+      bits[w] = keep;
+    }
+  }
+  c->points_young = any;
+}
+
 static void scan_remembered(minor *c) {
   hpC_vec *rs = &c->h->remset;
   size_t n = rs->len, kept = 0;
@@ -216,7 +250,9 @@ static void scan_remembered(minor *c) {
     if (*hdr & HPC_MARKED) continue;                  /* logged twice (two threads raced) */
     *hdr &= ~HPC_REMEMBERED;
     c->points_young = false;
-    hpC_trace_with(hdr, visit_slot, c);
+    const hp_type *t = hpC_types[hpC_type_id(*hdr)];
+    if (hpC_carded(*hdr, t)) scan_cards(c, hdr, t);
+    else hpC_trace_with(hdr, visit_slot, c);
     if (c->points_young) {
       *hdr |= HPC_REMEMBERED | HPC_MARKED;            /* MARKED: seen, until the loop ends */
       rs->items[kept++] = rs->items[i];

@@ -124,14 +124,21 @@ void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx) { hpC_trace_with(hdr
  *  The write barrier's slow path
  * ------------------------------------------------------------------------------------ */
 
-/* obj (old) now holds a young pointer: remember it, once per collection cycle, in the
- * thread's own log (merged into the heap's remembered set when the world stops). Two threads
- * may race to remember one object: the bit is set atomically, and should both log it, the
- * minor collection skips the second entry. */
-void hp_write_slow(hp_thread *t, void *obj) {
+/* obj (old) now holds a young pointer in slot: remember it, once per collection cycle, in
+ * the thread's own log (merged into the heap's remembered set when the world stops), and for
+ * a large pointer array also the slot's card (gc/gc.h, "Cards"). Two threads may race to
+ * remember one object: the bit is set atomically, and should both log it, the minor
+ * collection skips the second entry. */
+void hp_write_slow(hp_thread *t, void *obj, void *slot) {
   hpR_thread *th = hpR_thread_of(t);
   uint64_t *hdr = hpC_header(obj);
-  if (__atomic_load_n(hdr, __ATOMIC_RELAXED) & HPC_REMEMBERED) return;
+  uint64_t hw = __atomic_load_n(hdr, __ATOMIC_RELAXED);
+  if (hpC_bytes(hw) > HPP_LARGE_MAX && hpC_carded(hw, hpC_type(hpC_type_id(hw)))) {
+    size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;
+    uint64_t *word = &hpP_bits(hpP_index(slot), HPP_BITS_AUX)[off / 64], bit = (uint64_t)1 << (off % 64);
+    if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit)) __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+  }
+  if (hw & HPC_REMEMBERED) return;
   hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
                "hp: hp_write(%p): the object is not a managed object", obj);
   if (__atomic_fetch_or(hdr, HPC_REMEMBERED, __ATOMIC_RELAXED) & HPC_REMEMBERED) return;

@@ -15,6 +15,8 @@ typedef struct verifier {
   uint64_t *obj;              /* the object being checked */
   bool obj_old, holds_young;
   size_t objects, remembered;
+  bool carded;                /* the object is a carded array (gc/gc.h, "Cards") */
+  uintptr_t card_lo;          /* where its array part starts (the fixed part is not carded) */
 } verifier;
 
 hp_cold static _Noreturn void fail(verifier *v, const char *what, const void *slot, const void *value) {
@@ -40,6 +42,8 @@ static void check_slot(void **slot, void *ctx) {
     if (!((v->young_starts[b / 64] >> (b % 64)) & 1))
       fail(v, "a slot points into the young generation but not at a live object", slot, p);
     v->holds_young = true;
+    if (v->carded && (uintptr_t)slot >= v->card_lo && !hpC_card_is_set(slot))
+      fail(v, "a large array holds a young pointer in a slot whose card is clear: a store skipped hp_write", slot, p);
     return;
   }
   hpP_page *pg;
@@ -61,6 +65,8 @@ static void check_object(verifier *v, uint64_t *hdr, bool old) {
   v->objects++;
   v->obj_old = old;
   v->holds_young = false;
+  v->carded = old && hpC_carded(hw, t);
+  v->card_lo = (uintptr_t)(hdr + 1) + ((t->size + 7) & ~(size_t)7);
   hpC_trace(hdr, check_slot, v);
   if (old && v->holds_young && !(hw & (HPC_REMEMBERED | HPC_PINNED)))
     fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);

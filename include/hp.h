@@ -297,7 +297,7 @@ HP_API size_t hp_size(const void *obj);
 HP_API const hp_type *hp_type_of(hp_runtime *rt, const void *obj);
 
 /* ---- The write barrier ---- */
-HP_API void hp_write_slow(hp_thread *t, void *obj);
+HP_API void hp_write_slow(hp_thread *t, void *obj, void *slot);
 
 /* Stores `value` into the slot `slot` of the managed object `obj`. Every store of a managed
  * pointer into a managed object goes through it, except a store into an object allocated
@@ -309,7 +309,7 @@ HP_INLINE void hp_write(hp_thread *t, void *obj, void *slot, void *value) {
   *(void **)slot = value;
   if (HP_UNLIKELY((uintptr_t)value - t->young_lo < t->young_size &&
                   (uintptr_t)obj - t->young_lo >= t->young_size))
-    hp_write_slow(t, obj);
+    hp_write_slow(t, obj, slot);
 }
 
 /* ---- Collections ---- */
