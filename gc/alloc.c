@@ -170,7 +170,7 @@ void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
  * ------------------------------------------------------------------------------------ */
 
 /* Hands the thread a fresh TLAB from eden; false when eden is full. */
-static bool tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
+bool hpC_tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
   hp_thread *t = &th->pub;
   if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
   hp_counter_add(th->allocated, t->tlab_cur - th->tlab_lo);
@@ -206,6 +206,14 @@ static void *large_alloc(hp_runtime *rt, size_t bytes, bool *due) {
   return p;
 }
 
+static bool over_limit(hp_runtime *rt) {
+  if (rt->cfg.heap_limit == 0) return false;
+  pthread_mutex_lock(&rt->alloc_mu);
+  bool over = hpC_heap_size(rt) > rt->cfg.heap_limit;
+  pthread_mutex_unlock(&rt->alloc_mu);
+  return over;
+}
+
 /* One attempt without collecting: the header address or NULL. *due is set when a major
  * collection is due. */
 static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large, bool *due) {
@@ -217,13 +225,21 @@ static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large,
      * minor collection would promote into an old generation that has no room. */
     pthread_mutex_lock(&rt->alloc_mu);
     *due = hpR_major_due(rt);
-    bool over = rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit;
     pthread_mutex_unlock(&rt->alloc_mu);
-    if (over || !tlab_refill(rt, th, bytes)) return NULL;
+    if (over_limit(rt) || !hpC_tlab_refill(rt, th, bytes)) return NULL;
   }
   void *p = (void *)t->tlab_cur;
   t->tlab_cur += bytes;
   return p;
+}
+
+/* A collection for an allocation of `bytes`: the collecting thread takes its buffer before
+ * the others resume, so that under contention it does not find eden full again. */
+static bool collect_for(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind, size_t bytes, bool large) {
+  th->refill_need = large ? 0 : bytes;
+  bool ours = hpR_collect(rt, th, kind);
+  th->refill_need = 0;
+  return ours;
 }
 
 void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
@@ -248,25 +264,32 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
     }
   }
 
-  bool due;
+  bool due, ours = false;
   void *p = try_alloc(rt, th, bytes, large, &due);
   if (p == NULL) {                                      /* 1. the usual collection */
-    hpR_collect(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR);
+    ours = collect_for(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR, bytes, large);
+    p = try_alloc(rt, th, bytes, large, &due);
+  }
+  /* If we only joined another thread's collection, others may have filled eden again before
+   * we got to it: while eden has a run long enough and the heap is under its limit, collect
+   * again. Each round frees eden; a collection of our own reserves our buffer first. */
+  while (p == NULL && !ours && !large && bytes <= rt->heap.eden.max_run && !over_limit(rt)) {
+    ours = collect_for(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR, bytes, large);
     p = try_alloc(rt, th, bytes, large, &due);
   }
   if (p == NULL) {                                      /* 2. a forced major collection */
-    hpR_collect(rt, th, HP_GC_MAJOR);
+    collect_for(rt, th, HP_GC_MAJOR, bytes, large);
     p = try_alloc(rt, th, bytes, large, &due);
   }
   bool born_old = false;
   if (p == NULL && !large) {
     /* Eden has room, but pinned objects cut it into runs too short for this object: it is
-     * born old instead (see born_old_alloc). */
+     * born old instead. */
     p = large_alloc(rt, bytes, &due);
     born_old = p != NULL;
   }
   if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */
-    hpR_collect(rt, th, HP_GC_MAJOR);   /* what the handler let go of is garbage only now */
+    collect_for(rt, th, HP_GC_MAJOR, bytes, large);   /* what the handler let go of is garbage only now */
     p = try_alloc(rt, th, bytes, large, &due);
   }
   if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
@@ -277,6 +300,7 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
      * remembered, so the next minor collection scans it whatever it was given. */
     *(uint64_t *)p |= HPC_REMEMBERED;
     hpC_vec_push(&th->remset, (uintptr_t)((uint64_t *)p + 1));
+    if (hpC_carded(*(uint64_t *)p, type)) hpC_cards_mark(hpC_card_lo(p, type), (uintptr_t)p + bytes);
   }
   return (uint64_t *)p + 1;
 }

@@ -98,6 +98,7 @@ typedef struct hpC_space {
   size_t nruns, run;                      /* run: the one being filled */
   uintptr_t top, limit;                   /* bump pointer in runs[run] and its end */
   size_t free_bytes;                      /* bytes of all runs */
+  size_t max_run;                         /* bytes of the longest run */
 } hpC_space;
 
 struct hpC_heap {
@@ -129,6 +130,9 @@ struct hpC_heap {
   unsigned tenure;                        /* current tenure age */
 };
 
+/* Hands thread th a fresh TLAB of at least `need` bytes; false when eden is full. */
+HP_INTERNAL bool hpC_tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need);
+
 /* ---- Young spaces (gc/young.c) ---- */
 /* Takes between need and want bytes of eden for a TLAB: its start, with *got set; 0 when
  * eden is full. Lock-free but for moving to the next run (under alloc_mu). */
@@ -137,8 +141,8 @@ HP_INTERNAL void hpC_eden_sync(hpC_heap *h);
 HP_INTERNAL void hpC_eden_publish(hpC_heap *h);
 /* Recomputes the runs of s: its range less the pinned objects in it; empties it. */
 HP_INTERNAL void hpC_space_reset(hpC_space *s, const hpC_vec *pinned);
-/* Moves to the next run with at least `need` bytes, filling what is left behind; false when
- * there is none. */
+/* Moves to the next run with at least `need` bytes, filling what is left behind; false (and
+ * no change) when there is none. */
 HP_INTERNAL bool hpC_space_advance(hpC_space *s, size_t need);
 /* Bytes handed out of s (fillers included). */
 HP_INTERNAL size_t hpC_space_used(const hpC_space *s);
@@ -148,6 +152,8 @@ HP_INTERNAL void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, vo
  * parsed from the start of the TLAB that holds a (at most one TLAB's worth of objects),
  * from-space found through the start bits, pinned objects by binary search. */
 HP_INTERNAL uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a);
+/* The eden object that holds a, parsed from the TLAB records `tlabs` (sorted pairs). */
+HP_INTERNAL uint64_t *hpC_eden_object_in(const hpC_vec *tlabs, uintptr_t a);
 /* The pinned object that contains a, or NULL. */
 HP_INTERNAL uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a);
 hp_inline void hpC_set_start(hpC_heap *h, const void *hdr) {
@@ -236,6 +242,13 @@ HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_cycle *cy);
  * [cards]: every slot of such an object that holds a young pointer has its granule's bit. */
 hp_inline bool hpC_carded(uint64_t hw, const hp_type *t) {
   return hpC_bytes(hw) > HPP_LARGE_MAX && (t->flags & HP_TYPE_ARRAY) && t->trace == NULL;
+}
+/* Marks the cards of [lo, hi): for a carded array that became old without the barrier
+ * (promoted with young referents, or born old). */
+HP_INTERNAL void hpC_cards_mark(uintptr_t lo, uintptr_t hi);
+/* The array part of a carded object (where cards apply). */
+hp_inline uintptr_t hpC_card_lo(const uint64_t *hdr, const hp_type *t) {
+  return (uintptr_t)(hdr + 1) + ((t->size + 7) & ~(size_t)7);
 }
 hp_inline bool hpC_card_is_set(const void *slot) {
   size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;

@@ -213,7 +213,7 @@ static void settle_pinned(minor *c) {
 static void scan_cards(minor *c, uint64_t *hdr, const hp_type *t) {
   char *body = (char *)(hdr + 1);
   for (uint32_t i = 0; i < t->noffsets; i++) visit_slot((void **)(body + t->offsets[i]), c);
-  uintptr_t lo = (uintptr_t)(body + ((t->size + 7) & ~(size_t)7)), hi = (uintptr_t)hdr + hpC_bytes(*hdr);
+  uintptr_t lo = hpC_card_lo(hdr, t), hi = (uintptr_t)hdr + hpC_bytes(*hdr);
   bool any = c->points_young;
   for (uintptr_t page = (uintptr_t)hdr & ~(HPP_PAGE - 1); page < hi; page += HPP_PAGE) {
     uint64_t *bits = hpP_bits(hpP_index((void *)page), HPP_BITS_AUX);
@@ -264,6 +264,13 @@ static void scan_remembered(minor *c) {
   rs->len = kept;
 }
 
+/* Marks the cards of the slots of a promoted carded array that still point young. */
+static void mark_young_cards(hpC_heap *h, uint64_t *hdr, const hp_type *t) {
+  uintptr_t hi = (uintptr_t)hdr + hpC_bytes(*hdr);
+  for (uintptr_t s = hpC_card_lo(hdr, t); s < hi; s += 8)
+    if (hpC_is_young(h, *(void **)s)) hpC_cards_mark(s, s + 8);
+}
+
 /* Traces the promoted and pinned objects waiting on the stack. A promoted object left
  * holding a young pointer is remembered; a pinned one needs not be (all are traced anyway). */
 static bool scan_promoted(minor *c) {
@@ -275,6 +282,8 @@ static bool scan_promoted(minor *c) {
     if (c->points_young && !(*hdr & (HPC_REMEMBERED | HPC_PINNED))) {
       *hdr |= HPC_REMEMBERED;
       hpC_vec_push(&c->h->remset, (uintptr_t)(hdr + 1));
+      const hp_type *t = hpC_types[hpC_type_id(*hdr)];
+      if (hpC_carded(*hdr, t)) mark_young_cards(c->h, hdr, t);   /* [cards] */
     }
   }
   return true;

@@ -75,24 +75,38 @@ int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
   return -1;
 }
 
-/* Whether obj is the body of an object of rt. Eden cannot be parsed while threads allocate
- * (their TLABs are recorded only when the world stops), so a young object is judged by its
- * header; an old one by the page map. The header word (obj - 8) is looked up, not obj: the
- * body of a zero-size object is where the next object starts. */
-static bool hpC_is_object(hp_runtime *rt, void *obj) {
+/* Whether obj is the body of an object of rt, asked by thread th while it runs. Pinned
+ * objects, from-space and the old generation change only while the world is stopped, and
+ * th's own TLABs are its own: those are checked at once. For an eden object of another
+ * thread, whose TLAB records th may not read now, the world is stopped. The header word
+ * (obj - 8) is looked up, not obj: the body of a zero-size object is where the next
+ * object starts. */
+static bool is_object(hp_runtime *rt, hpR_thread *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
+  hpC_heap *h = &rt->heap;
   uint64_t *hdr = hpC_header(obj);
-  if (hpC_is_young(&rt->heap, hdr)) {
-    uint64_t hw = *hdr;
-    return !(hw & HPC_FORWARDED) && hpC_words(hw) > 0 && hpC_type_id(hw) != 0 &&
-           hpC_types[hpC_type_id(hw)] != NULL;
-  }
-  return hpC_object_of(&rt->heap, (uintptr_t)hdr) == hdr;
+  if (!hpC_is_young(h, hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
+  uintptr_t a = (uintptr_t)hdr;
+  if (hpC_pinned_object_of(h, a) == hdr) return true;
+  if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
+  if (a >= atomic_load(&h->eden_cursor)) return false;    /* not handed out in this cycle */
+  if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
+  for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
+    if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
+  /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
+   * rare enough to stop it. */
+  hpR_capture(th);
+  while (!hpR_stop_world(rt, th)) {}
+  hpR_retire_tlabs(rt);
+  bool found = hpC_young_object_of(h, a) == hdr;
+  hpR_start_world(rt);
+  th->captured = false;
+  return found;
 }
 
 int hp_pin(hp_thread *t, void *obj) {
   hp_runtime *rt = hpR_thread_of(t)->rt;
-  if (!hpC_is_object(rt, obj)) { errno = EINVAL; return -1; }
+  if (!is_object(rt, hpR_thread_of(t), obj)) { errno = EINVAL; return -1; }
   return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
 
@@ -123,6 +137,13 @@ void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx) { hpC_trace_with(hdr
 /* ------------------------------------------------------------------------------------
  *  The write barrier's slow path
  * ------------------------------------------------------------------------------------ */
+
+void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
+  for (uintptr_t g = lo & ~(uintptr_t)(HPP_GRANULE - 1); g < hi; g += HPP_GRANULE) {
+    size_t off = (g & (HPP_PAGE - 1)) / HPP_GRANULE;
+    __atomic_fetch_or(&hpP_bits(hpP_index((void *)g), HPP_BITS_AUX)[off / 64], (uint64_t)1 << (off % 64), __ATOMIC_RELAXED);
+  }
+}
 
 /* obj (old) now holds a young pointer in slot: remember it, once per collection cycle, in
  * the thread's own log (merged into the heap's remembered set when the world stops), and for

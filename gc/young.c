@@ -37,12 +37,21 @@ void hpC_space_reset(hpC_space *s, const hpC_vec *pinned) {
   size_t nr = 0;
   uintptr_t at = s->lo;
   s->free_bytes = 0;
+  s->max_run = 0;
   for (size_t i = first; i < first + n; i++) {
     uintptr_t h = pinned->items[i], end = h + hpC_bytes(*(uint64_t *)h);
-    if (h > at) { s->runs[nr++] = (hpC_run){ at, h }; s->free_bytes += h - at; }
+    if (h > at) {
+      s->runs[nr++] = (hpC_run){ at, h };
+      s->free_bytes += h - at;
+      if (h - at > s->max_run) s->max_run = h - at;
+    }
     if (end > at) at = end;
   }
-  if (at < s->hi) { s->runs[nr++] = (hpC_run){ at, s->hi }; s->free_bytes += s->hi - at; }
+  if (at < s->hi) {
+    s->runs[nr++] = (hpC_run){ at, s->hi };
+    s->free_bytes += s->hi - at;
+    if (s->hi - at > s->max_run) s->max_run = s->hi - at;
+  }
   s->nruns = nr;
   s->run = 0;
   s->top = nr ? s->runs[0].lo : s->lo;
@@ -50,19 +59,18 @@ void hpC_space_reset(hpC_space *s, const hpC_vec *pinned) {
 }
 
 bool hpC_space_advance(hpC_space *s, size_t need) {
-  if (s->run >= s->nruns) return false;
+  /* Find a run first: when none fits, nothing changes, and smaller objects may still use
+   * what is left of the current one. */
+  size_t r = s->run + 1;
+  while (r < s->nruns && s->runs[r].hi - s->runs[r].lo < need) r++;
+  if (s->run >= s->nruns || r >= s->nruns) return false;
   if (s->limit > s->top) hpC_fill((void *)s->top, s->limit - s->top);
-  for (s->run++; s->run < s->nruns; s->run++) {
-    hpC_run *r = &s->runs[s->run];
-    if (r->hi - r->lo >= need) {
-      s->top = r->lo;
-      s->limit = r->hi;
-      return true;
-    }
-    hpC_fill((void *)r->lo, r->hi - r->lo);       /* too short: closed off, still parsable */
-  }
-  s->top = s->limit;
-  return false;
+  for (size_t k = s->run + 1; k < r; k++)                /* too short: closed off, parsable */
+    hpC_fill((void *)s->runs[k].lo, s->runs[k].hi - s->runs[k].lo);
+  s->run = r;
+  s->top = s->runs[r].lo;
+  s->limit = s->runs[r].hi;
+  return true;
 }
 
 size_t hpC_space_used(const hpC_space *s) {
@@ -143,9 +151,9 @@ uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a) {
 }
 
 /* Eden: the TLAB that holds a, parsed from its start. TLABs are recorded in address order. */
-static uint64_t *eden_object_of(hpC_heap *h, uintptr_t a) {
-  size_t n = h->tlabs.len / 2, lo = 0, hi = n;
-  const uintptr_t *t = h->tlabs.items;
+uint64_t *hpC_eden_object_in(const hpC_vec *tlabs, uintptr_t a) {
+  size_t n = tlabs->len / 2, lo = 0, hi = n;
+  const uintptr_t *t = tlabs->items;
   while (lo < hi) {                                 /* the last TLAB starting at or below a */
     size_t mid = (lo + hi) / 2;
     if (t[2 * mid] <= a) lo = mid + 1;
@@ -182,7 +190,7 @@ static uint64_t *from_object_of(hpC_heap *h, uintptr_t a) {
 uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a) {
   uint64_t *p = hpC_pinned_object_of(h, a);
   if (p) return p;
-  if (a >= h->eden.lo && a < h->eden.hi) return eden_object_of(h, a);
+  if (a >= h->eden.lo && a < h->eden.hi) return hpC_eden_object_in(&h->tlabs, a);
   if (a >= h->from.lo && a < h->from.hi) return from_object_of(h, a);
   return NULL;                                      /* to-space is empty between collections */
 }

@@ -28,6 +28,12 @@ bool hpR_config_check(const hp_config *c) {
   }
   HP_OPTIONS(X)
 #undef X
+  size_t young = c->eden_size + 2 * (c->eden_size / 100 * c->survivor_percent);
+  if (ok && c->heap_limit != 0 && c->heap_limit < young + young / 2) {
+    hpR_warn("hp: option heap_limit = %zu leaves no room: the young generation alone takes %zu",
+             c->heap_limit, young);
+    ok = false;
+  }
   if (ok && c->large_object_size > c->eden_size / 4) {
     hpR_warn("hp: option large_object_size = %zu must be at most a quarter of eden_size", c->large_object_size);
     ok = false;

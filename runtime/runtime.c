@@ -77,7 +77,7 @@ void hpR_retire_tlabs(hp_runtime *rt) {
     for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
     th->remset.len = th->tlabs.len = 0;
   }
-  qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), cmp_tlab);
+  if (h->tlabs.len > 2) qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), cmp_tlab);
   hpC_eden_sync(h);
 }
 
@@ -173,6 +173,10 @@ bool hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
              kind == HP_GC_MAJOR ? "" : "");
   if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
   rt->last_kind = kind;
+  /* Collecting for an allocation: take the buffer before the others resume (collect_for),
+   * unless the heap is over its limit, where eden must not fill again (try_alloc). */
+  if (th->refill_need && !(rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit))
+    (void)hpC_tlab_refill(rt, th, th->refill_need);
   in_collection = false;
   hpR_start_world(rt);
   th->captured = false;
@@ -236,14 +240,16 @@ void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
   hpR_thread *self = hpR_self(rt);
   bool running = self != NULL && self->state == HPR_RUNNING;
   if (running) hp_safepoint_slow(&self->pub);          /* take part in one that waits for us */
-  else {
-    pthread_mutex_lock(&rt->world_mu);
+  /* world_mu either way: read_stats walks the thread list, which attach and detach change
+   * (and free) under it. A running caller may hold it: a collector waiting for this thread
+   * waits in pthread_cond_wait, without it. */
+  pthread_mutex_lock(&rt->world_mu);
+  if (!running)
     while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
-  }
   pthread_mutex_lock(&rt->alloc_mu);
   read_stats(rt, out);
   pthread_mutex_unlock(&rt->alloc_mu);
-  if (!running) pthread_mutex_unlock(&rt->world_mu);
+  pthread_mutex_unlock(&rt->world_mu);
 }
 
 size_t hp_verify_heap(hp_runtime *rt) {

@@ -22,6 +22,7 @@ struct hpR_thread {
   uintptr_t tlab_lo;              /* start of the current TLAB (bytes-allocated accounting) */
   _Atomic uint64_t allocated;     /* bytes of retired TLABs (the thread writes, stats read) */
   uint64_t stress_countdown;      /* allocations left before the next stress collection */
+  size_t refill_need;             /* collecting for an allocation of this many bytes */
   hpR_thread *next;
   int state;                      /* HPR_*, under world_mu */
   hpC_vec remset;                 /* old objects this thread's barrier remembered */

@@ -15,6 +15,16 @@
  * Scale: loops are sized by t_big(plain, sanitizer, stress): the count for a plain build,
  * for a sanitizer build (detected at compile time), and under stress, where every
  * collection also verifies the whole heap.
+ *
+ * Conservative-only roots: a test program compiled with -DT_CONSERVATIVE_ONLY (meson builds
+ * test-gc-api.c, test-gc-internal.c and test-gc-death.c a second time that way, registered
+ * as gc-<name>-conservative) has no shadow stack: HP_ROOTS and HP_UNROOT do nothing, so a managed pointer in a C local is found only by
+ * the conservative scan of the stack and registers, and t_runtime turns
+ * cfg.conservative_stack on. Global roots, ranges and callbacks stay precise. A test whose
+ * point is that a young object moves, or that counts exactly what is copied, promoted or
+ * freed, cannot hold when whatever a stack word points to is pinned; such tests are listed
+ * with the reason in t_conservative_skips below and are not added to the suite (a line on
+ * stderr names each). Everything else runs unchanged.
  */
 #ifndef HP_TESTS_GC_TEST_H
 #define HP_TESTS_GC_TEST_H
@@ -56,6 +66,92 @@
 #define T_HP_DEBUG 1
 #endif
 
+/* ------------------------------------------------------------------------------------
+ *  Conservative-only roots (see the top of this file)
+ * ------------------------------------------------------------------------------------ */
+
+#ifdef T_CONSERVATIVE_ONLY
+#define T_CONSERVATIVE true
+/* No shadow stack: the frame is declared (tests may name it) but never linked, and the
+ * locals' addresses are not taken (sizeof does not evaluate them), so the compiler keeps the
+ * locals wherever it likes, or nowhere once they are dead. */
+#undef HP_ROOTS
+#undef HP_UNROOT
+#define HP_ROOTS(t, name, ...) \
+  hp_frame name = { NULL, 0, NULL }; (void)(t); (void)name; (void)sizeof((void **[]){ __VA_ARGS__ })
+#define HP_UNROOT(t, name) ((void)(t), (void)(name))
+
+/* Tests that cannot hold when every object a stack word points to is pinned, by name (the
+ * START_TEST name, in any of the gc test programs), with the reason. Every other test of every
+ * program runs unchanged. */
+static const struct { const char *name, *why; } t_conservative_skips[] = {
+  /* test-gc-api.c: a pinned young object does not move, and is promoted in place (it stays in
+   * the young address range and counts in pinned_held, not in bytes_promoted or old_live). */
+  { "test_roots_random_graph", "g_collect checks that every young node moved at a minor collection" },
+  { "test_roots_frames_nested", "checks t->frames == &fr (there are no frames), that young nodes moved and "
+                                "that a major collection took them out of the young range" },
+  { "test_roots_frame", "collect_chain checks that young nodes moved (its before[] array pins them)" },
+  { "test_roots_global", "collect_chain checks that young nodes moved (its before[] array pins them)" },
+  { "test_roots_range", "checks that young range slots moved (its stale[] array pins them)" },
+  { "test_roots_callback", "collect_chain checks that young nodes moved (its before[] array pins them)" },
+  { "test_stats_promoted_identity", "young_live + bytes_promoted == bytes allocated: pinned bytes are neither" },
+  { "test_stats_old_live_exact", "x is never read after the collection, so it is dead to the compiler and "
+                                 "only the frame kept the chain's head" },
+  { "test_tenure_exact_age", "checks that x moves at each minor collection and leaves the young range at "
+                             "the tenure age; x is pinned" },
+  { "test_old_to_young_barrier", "checks that holder leaves the young range at a major collection and "
+                                 "that holder->a moves; both are pinned" },
+  { "test_deep_list", "old_live >= all cells and bytes_promoted == all cells: the cells named by stack "
+                      "words are pinned (pinned_held)" },
+  { "test_trace_tagged", "checks that o->v[2] moved; the test's own copy v2 pins it" },
+  { "test_heap_limit_list", "hp_verify_heap == 0 after head = NULL: a dead chunk pointer left in a "
+                            "callee-saved register or spill slot keeps part of the list" },
+  { "test_verify_count", "exact live counts after x = NULL: x and y are dead to the compiler, so the "
+                         "counts depend on what the frame kept" },
+  /* test-gc-internal.c */
+  { "test_age_bits", "checks the age of a young node at each minor collection in from-space; it is pinned" },
+  { "test_barrier_remembers_once", "old and old2 are pinned old (in the young range): the barrier does not "
+                                   "remember them, pinned objects are traced at each minor collection" },
+  { "test_promoted_points_young", "checks that a is promoted out of the young range; it is pinned" },
+  { "test_promoted_points_young_rooted", "checks that a is promoted out of the young range; it is pinned" },
+  { "test_overflow_promotes_young_ages", "young_live == the bytes of the blobs in the young range: a blob "
+                                        "named by a stack word is pinned there without being copied" },
+  { "test_large_and_huge_objects", "exact huge-object count after dropping two: a stale word keeps one" },
+  { "test_zero_size_at_eden_end", "checks that z is copied; named by a local, z must be pinned instead "
+                                  "(test-gc-conservative.c tests that)" },
+  { "test_dead_young_poisoned", "reads the dead object through a local after the collection: that local "
+                                "keeps it alive (pinned), so nothing is poisoned" },
+  /* test-gc-death.c: old_node() expects a major collection to take the node out of the young
+   * range; a node in a local is pinned old instead, and a missing barrier on a pinned object is
+   * harmless (pinned objects are traced at every minor collection), so nothing dies. */
+  { "death_barrier_verify2", "the old node is pinned" },
+  { "control_barrier_verify2", "the old node is pinned" },
+  { "death_barrier_verify1", "the old node is pinned" },
+  { "death_barrier_verify_heap", "the old node is pinned" },
+  { "control_barrier_verify_heap", "the old node is pinned" },
+  { "death_stale_pointer", "the \"stale\" local y is a conservative root: it keeps the node alive and "
+                           "pinned, so it is not stale and nothing dies" },
+};
+
+/* Check's _tcase_add_test, less the tests listed above (tcase_add_test and
+ * tcase_add_test_raise_signal both come here). */
+static inline void t_tcase_add_test(TCase *tc, const TTest *tf, int signal) {
+  for (size_t i = 0; i < sizeof t_conservative_skips / sizeof t_conservative_skips[0]; i++) {
+    if (strcmp(tf->name, t_conservative_skips[i].name) == 0) {
+      fprintf(stderr, "%s: not run with conservative-only roots: %s\n", tf->name, t_conservative_skips[i].why);
+      return;
+    }
+  }
+  _tcase_add_test(tc, tf, signal, 0, 0, 1);
+}
+#undef tcase_add_test
+#undef tcase_add_test_raise_signal
+#define tcase_add_test(tc, tf) t_tcase_add_test((tc), (tf), 0)
+#define tcase_add_test_raise_signal(tc, tf, signal) t_tcase_add_test((tc), (tf), (signal))
+#else
+#define T_CONSERVATIVE false
+#endif
+
 #define T_KiB ((size_t)1 << 10)
 #define T_MiB ((size_t)1 << 20)
 
@@ -78,14 +174,11 @@ static inline hp_config t_config(void) {
   return c;
 }
 
-/* Makes the test's runtime from cfg (NULL: defaults), in stress mode if HP_TEST_STRESS is
- * set. Fails the test if it cannot be made. Roots are precise: the tests count exactly what
- * survives and which objects move, which a conservative scan of the C stack would blur (an
- * old address left in a dead stack slot keeps its object alive and pinned), so
- * conservative_stack is off here. */
-static inline hp_runtime *t_runtime(const hp_config *cfg) {
+/* Makes a runtime from cfg (NULL: defaults) with cfg's conservative_stack as it is, in stress
+ * mode if HP_TEST_STRESS is set. Fails the test if it cannot be made. The conservative tests
+ * (test-gc-conservative.c) make theirs with this. */
+static inline hp_runtime *t_runtime_as_is(const hp_config *cfg) {
   hp_config c = cfg ? *cfg : t_config();
-  c.conservative_stack = false;
   unsigned n = t_stress();
   if (n) {
     c.stress = n;
@@ -94,6 +187,17 @@ static inline hp_runtime *t_runtime(const hp_config *cfg) {
   hp_runtime *rt = hp_runtime_new(&c);
   ck_assert_msg(rt != NULL, "hp_runtime_new failed: errno %d", errno);
   return rt;
+}
+
+/* Makes the test's runtime from cfg (NULL: defaults), as t_runtime_as_is. Roots are precise:
+ * the tests count exactly what survives and which objects move, which a conservative scan of
+ * the C stack would blur (an old address left in a dead stack slot keeps its object alive and
+ * pinned), so conservative_stack is off here -- except in the conservative-only build, where
+ * it is the only way C locals are found. */
+static inline hp_runtime *t_runtime(const hp_config *cfg) {
+  hp_config c = cfg ? *cfg : t_config();
+  c.conservative_stack = T_CONSERVATIVE;
+  return t_runtime_as_is(&c);
 }
 
 /* Loop sizes: plain build, sanitizer build, stress mode (the smallest that applies). */

@@ -195,7 +195,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, control_stale_pointer);
   tcase_add_test(tc, control_collect_in_event_handler);
   /* A stale pointer to a dead young object reads a plausible header unless dead young memory
-   * is poisoned (0xE7), which debug_level >= 2 does. */
+   * is poisoned (0xE0), which debug_level >= 2 does. */
   if (T_HP_DEBUG >= 2) tcase_add_test_raise_signal(tc, death_stale_pointer, SIGABRT);
   if (T_HP_DEBUG >= 1) {
     tcase_add_test_raise_signal(tc, death_collect_in_event_handler, SIGABRT);

@@ -370,7 +370,7 @@ START_TEST(test_young_parsable) {
 }
 END_TEST
 
-/* With HP_DEBUG >= 2 a minor collection fills dead young memory with 0xE7. */
+/* With HP_DEBUG >= 2 a minor collection fills dead young memory with HPC_DEAD_YOUNG (0xE0). */
 START_TEST(test_dead_young_poisoned) {
   T_NEED_WINDOW(1);
   hp_runtime *rt = make(NULL);
@@ -389,7 +389,7 @@ START_TEST(test_dead_young_poisoned) {
   hp_collect(t, HP_GC_MINOR);
   const unsigned char *b = (const unsigned char *)dead - 8;
   for (size_t i = 0; i < 72; i++) {
-    if (HP_DEBUG >= 2) ck_assert_uint_eq(b[i], 0xE7);
+    if (HP_DEBUG >= 2) ck_assert_uint_eq(b[i], HPC_DEAD_YOUNG);
   }
   /* Memory handed out again is zero. */
   unsigned char *p = hp_new(t, &blob_type, 64);
