@@ -51,6 +51,7 @@ hp_inline void copy_words(uint64_t *dst, const uint64_t *src, size_t bytes) {
  * body. */
 static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
   size_t bytes = hpC_bytes(h);
+  hp_assert(!(h & (HPC_FORWARDED | HPC_PINNED | HPC_REMEMBERED)) && bytes >= 8);
   unsigned age = hpC_age(h) + 1;
   hpC_space *to = c->to;
   uint64_t *dst;

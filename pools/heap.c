@@ -110,6 +110,7 @@ static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
  * a page's memory is touched only as it is used. Requires pg->free == NULL. */
 static void page_extend(hpP_page *pg) {
   uint32_t r = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  hp_assert(pg->free == NULL && r < pg->capacity);
   uint32_t n = 4096 / pg->block_size;
   if (n == 0) n = 1;
   if (n > pg->capacity - r) n = pg->capacity - r;
@@ -136,6 +137,7 @@ size_t hpP_collect_remote(hpP_page *pg, hpP_class_counters *c) {
   }
   tail->next = pg->free;
   pg->free = list;
+  hp_assert(n <= atomic_load_explicit(&pg->used, memory_order_relaxed));   /* page-count invariant */
   hp_counter_add(pg->used, -(uint32_t)n);
   if (HP_STATS) hp_counter_add(c->frees, n);
   return n;

@@ -151,7 +151,7 @@ bool hpR_collect(hp_runtime *rt, hpR_thread *th, hp_gc_kind kind) {
   if (kind == HP_GC_MINOR) hpC_minor(rt, false, &cy);
   else hpC_major(rt, &cy);
 
-  if (rt->cfg.verify >= 1) hpC_verify(rt, "after a collection");
+  if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");   /* tier 3 */
   uint64_t pause = hpS_now_ns() - t0;
   if (kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
   else { st->major_count++; record_pause(&st->major, pause); }
