@@ -189,12 +189,13 @@ bool hpC_tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need) {
 }
 
 /* Allocates `bytes` (header included) in the old generation, zeroed; NULL when the heap
- * limit or the pools say no, or (*due set) when a major collection should come first. */
-static void *large_alloc(hp_runtime *rt, size_t bytes, bool *due) {
+ * limit or the pools say no, or, if respect_due, when a major collection should come first
+ * (*due set). */
+static void *large_alloc(hp_runtime *rt, size_t bytes, bool respect_due, bool *due) {
   pthread_mutex_lock(&rt->alloc_mu);
   void *p = NULL;
   *due = hpR_major_due(rt);
-  if (!*due && !(rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit)) {
+  if (!(respect_due && *due) && !(rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit)) {
     p = hpC_old_alloc(&rt->heap, bytes);
     if (p != NULL) {
       rt->bytes_allocated += bytes;
@@ -217,7 +218,7 @@ static bool over_limit(hp_runtime *rt) {
 /* One attempt without collecting: the header address or NULL. *due is set when a major
  * collection is due. */
 static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large, bool *due) {
-  if (large) return large_alloc(rt, bytes, due);
+  if (large) return large_alloc(rt, bytes, true, due);
   hp_thread *t = &th->pub;
   *due = false;
   if (bytes > t->tlab_end - t->tlab_cur) {
@@ -283,9 +284,10 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   }
   bool born_old = false;
   if (p == NULL && !large) {
-    /* Eden has room, but pinned objects cut it into runs too short for this object: it is
-     * born old instead. */
-    p = large_alloc(rt, bytes, &due);
+    /* Pinned objects cut eden into runs too short for this object, or other threads keep
+     * filling it: it is born old instead -- after a major collection, so whether one is
+     * "due" again no longer matters; only the heap limit does. */
+    p = large_alloc(rt, bytes, false, &due);
     born_old = p != NULL;
   }
   if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */

@@ -49,10 +49,11 @@ void hpR_thread_stack_init(hpR_thread *th) {
 __attribute__((no_sanitize_address, no_sanitize_thread, noinline))
 static size_t scan_words(hp_runtime *rt, uintptr_t lo, uintptr_t hi, hpC_candidate_fn fn, void *ctx) {
   size_t n = 0;
+  uintptr_t base = hpP_base, size = hpP_size;          /* in registers for the loop */
   lo = (lo + 7) & ~(uintptr_t)7;
   for (const volatile uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++) {
     uintptr_t w = *p;
-    if (hpP_contains((void *)w)) { fn(rt, w, ctx); n++; }
+    if (w - base < size) { fn(rt, w, ctx); n++; }
   }
   return n;
 }

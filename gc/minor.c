@@ -144,6 +144,7 @@ static void pin_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
   if (!hpC_is_young(c->h, (void *)w)) return;          /* old objects never move */
   uint64_t *hdr = hpC_young_object_of(c->h, w);
   if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
+  if (hdr != NULL && (uintptr_t)hdr != w) return;     /* inside an object: no zero-size one */
   hdr = hpC_zero_size_before(c->h, w);
   if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
 }
@@ -192,8 +193,10 @@ static void settle_pinned(minor *c) {
     uint64_t hw = *hdr;
     if (!(hw & HPC_PINNED)) continue;
     if (!pinned_old(hw)) {
+      /* The configured age, not the adaptive one (which may be 1): a word seen at one
+       * collection must not promote its object, and what it holds, in place at once. */
       unsigned age = hpC_age(hw) + 1;
-      if (c->promote_all || age >= c->tenure) age = HPC_AGE_PINNED_OLD;
+      if (c->promote_all || age >= c->rt->cfg.tenure_age) age = HPC_AGE_PINNED_OLD;
       *hdr = (hw & ~HPC_AGE_MASK) | ((uint64_t)age << HPC_AGE_SHIFT);
     }
     bytes += hpC_bytes(hw);
