@@ -96,7 +96,9 @@ typedef struct hpP_page {
   _Atomic(hpP_heap *) owner;    /* NULL while abandoned */
   _Atomic(uintptr_t) remote;    /* blocks freed by other threads | HPP_FULL | HPP_PENDING */
   struct hpP_page *pending_next;/* link in the owner's pending list (see HPP_PENDING) */
-} hpP_page;
+} __attribute__((aligned(128))) hpP_page;  /* two cache lines of its own: neighbouring pages
+                                              belong to different threads, whose fast paths
+                                              write `free` and `used` (no false sharing) */
 
 /* Per size class of a heap: the queue of pages to allocate from (current first) and the
  * pages parked full. */
