@@ -9,7 +9,8 @@
  *   - the callee-saved registers of the innermost HPC_UNWIND_FRAMES frames, as the unwinder
  *     (unw_step / unw_get_reg) recovers them: a value that lived only in a register;
  *   - every aligned word of the stack from the innermost frame to the thread's stack end
- *     (pthread_getattr_np), which holds whatever the deeper frames spilled.
+ *     (pthread_getattr_np), which holds whatever the deeper frames spilled -- but for the
+ *     slots of the thread's shadow-stack frames: precise roots, which need no pinning.
  * Words are filtered by one range check against the pools' reservation; the rest are looked
  * up with hpC_young_object_of (young) or the page map (old): O(1) for old objects, at most one
  * TLAB parse for eden. Free blocks, fillers, tails of buffers, space between objects and
@@ -31,6 +32,7 @@
 #include "runtime/os.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #define HPC_UNWIND_FRAMES 16
 
@@ -47,15 +49,44 @@ void hpR_thread_stack_init(hpR_thread *th) {
 /* Scans [lo, hi) word by word. It reads stack memory that the compiler's sanitizers see as
  * out of bounds (red zones between locals): they must not instrument it. */
 __attribute__((no_sanitize_address, no_sanitize_thread, noinline))
-static size_t scan_words(hp_runtime *rt, uintptr_t lo, uintptr_t hi, hpC_candidate_fn fn, void *ctx) {
+static size_t scan_words(hp_runtime *rt, uintptr_t lo, uintptr_t hi, const uint64_t *skip,
+                         hpC_candidate_fn fn, void *ctx) {
   size_t n = 0;
   uintptr_t base = hpP_base, size = hpP_size;          /* in registers for the loop */
   lo = (lo + 7) & ~(uintptr_t)7;
   for (const volatile uintptr_t *p = (const uintptr_t *)lo; (uintptr_t)p + 8 <= hi; p++) {
     uintptr_t w = *p;
-    if (w - base < size) { fn(rt, w, ctx); n++; }
+    if (w - base < size) {
+      size_t k = ((uintptr_t)p - lo) / 8;
+      if (skip && ((skip[k / 64] >> (k % 64)) & 1)) continue;   /* a precise root's slot */
+      fn(rt, w, ctx);
+      n++;
+    }
   }
   return n;
+}
+
+/* A bitmap over the words of [lo, hi) that are slots of th's shadow-stack frames: those are
+ * precise roots, updated if their object moves, so the scan must not pin what they hold.
+ * NULL when th has no frame slot there (or no memory for the map: then they are pinned too). */
+static uint64_t *frame_slots(hpR_thread *th, uintptr_t lo, uintptr_t hi) {
+  lo = (lo + 7) & ~(uintptr_t)7;
+  size_t words = (hi - lo) / 8;
+  uint64_t *map = NULL;
+  for (hp_frame *f = th->pub.frames; f; f = f->prev) {
+    for (size_t i = 0; i < f->count; i++) {
+      uintptr_t a = (uintptr_t)f->slots[i];
+      if (a < lo || a >= hi || (a & 7)) continue;
+      if (map == NULL) {
+        map = hp_pool_alloc((words + 63) / 64 * 8);
+        if (map == NULL) return NULL;
+        memset(map, 0, (words + 63) / 64 * 8);
+      }
+      size_t k = (a - lo) / 8;
+      map[k / 64] |= (uint64_t)1 << (k % 64);
+    }
+  }
+  return map;
 }
 
 /* The callee-saved registers of the innermost frames, as the unwinder recovers them. */
@@ -78,9 +109,11 @@ size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
   uint64_t t0 = hpS_now_ns();
   for (hpR_thread *th = rt->threads; th; th = th->next) {
     if (!th->captured || th->stack_hi == 0) continue;
-    scan_words(rt, (uintptr_t)&th->ctx, (uintptr_t)(&th->ctx + 1), fn, ctx);
+    scan_words(rt, (uintptr_t)&th->ctx, (uintptr_t)(&th->ctx + 1), NULL, fn, ctx);
     scan_frames(rt, th, fn, ctx);
-    scan_words(rt, th->scan_lo, th->stack_hi, fn, ctx);
+    uint64_t *skip = frame_slots(th, th->scan_lo, th->stack_hi);
+    scan_words(rt, th->scan_lo, th->stack_hi, skip, fn, ctx);
+    hp_pool_free(skip);
     bytes += th->stack_hi - th->scan_lo;
   }
   rt->stats.stack_scan_ns += hpS_now_ns() - t0;
