@@ -196,7 +196,10 @@ static void *lookup_in(const void *anchor, const char *sym, const char **lib) {
   return f;
 }
 
-static const char *libc_path, *jemalloc_path;
+static const char *libc_path;
+#ifdef HAVE_JEMALLOC
+static const char *jemalloc_path;
+#endif
 
 static void setup_backends(void) {
   void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
