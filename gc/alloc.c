@@ -224,10 +224,14 @@ static void *try_alloc(hp_runtime *rt, hpR_thread *th, size_t bytes, bool large,
   if (bytes > t->tlab_end - t->tlab_cur) {
     /* Over the heap limit even after collecting: eden must not fill up again, since the next
      * minor collection would promote into an old generation that has no room. */
-    pthread_mutex_lock(&rt->alloc_mu);
-    *due = hpR_major_due(rt);
-    pthread_mutex_unlock(&rt->alloc_mu);
-    if (over_limit(rt) || !hpC_tlab_refill(rt, th, bytes)) return NULL;
+    if (over_limit(rt) || !hpC_tlab_refill(rt, th, bytes)) {
+      /* Only now, with eden full, does it matter which collection comes next: the lock that
+       * reads it is not taken on every TLAB refill, which all threads do. */
+      pthread_mutex_lock(&rt->alloc_mu);
+      *due = hpR_major_due(rt);
+      pthread_mutex_unlock(&rt->alloc_mu);
+      return NULL;
+    }
   }
   void *p = (void *)t->tlab_cur;
   t->tlab_cur += bytes;
