@@ -3,8 +3,8 @@
  * object alive and, since the word may not be a pointer at all, fixes it in place.
  *
  * Capture. A thread records its registers with libunwind's unw_getcontext into its own
- * hpR_thread, and the address of its innermost frame, at the moment it enters a collection
- * (hpR_capture). The collector then scans:
+ * hpC_mutator, and the address of its innermost frame, at the moment it enters a collection
+ * (hpC_capture). The collector then scans:
  *   - the captured register context (callee-saved registers of the innermost frame);
  *   - the callee-saved registers of the innermost HPC_UNWIND_FRAMES frames, as the unwinder
  *     (unw_step / unw_get_reg) recovers them: a value that lived only in a register;
@@ -28,15 +28,15 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-#include "runtime/runtime.h"
-#include "runtime/os.h"
+#include "gc/collector.h"
+#include "pools/platform/os.h"
 
 #include <pthread.h>
 #include <string.h>
 
 #define HPC_UNWIND_FRAMES 16
 
-void hpR_thread_stack_init(hpR_thread *th) {
+void hpC_mutator_stack_init(hpC_mutator *th) {
   pthread_attr_t attr;
   void *addr;
   size_t size;
@@ -69,7 +69,7 @@ static size_t scan_words(hp_runtime *rt, uintptr_t lo, uintptr_t hi, const uint6
 /* A bitmap over the words of [lo, hi) that are slots of th's shadow-stack frames: those are
  * precise roots, updated if their object moves, so the scan must not pin what they hold.
  * NULL when th has no frame slot there (or no memory for the map: then they are pinned too). */
-static uint64_t *frame_slots(hpR_thread *th, uintptr_t lo, uintptr_t hi) {
+static uint64_t *frame_slots(hpC_mutator *th, uintptr_t lo, uintptr_t hi) {
   lo = (lo + 7) & ~(uintptr_t)7;
   size_t words = (hi - lo) / 8;
   uint64_t *map = NULL;
@@ -90,7 +90,7 @@ static uint64_t *frame_slots(hpR_thread *th, uintptr_t lo, uintptr_t hi) {
 }
 
 /* The callee-saved registers of the innermost frames, as the unwinder recovers them. */
-static void scan_frames(hp_runtime *rt, hpR_thread *th, hpC_candidate_fn fn, void *ctx) {
+static void scan_frames(hp_runtime *rt, hpC_mutator *th, hpC_candidate_fn fn, void *ctx) {
   static const int regs[] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12, UNW_X86_64_R13,
                               UNW_X86_64_R14, UNW_X86_64_R15 };
   unw_cursor_t cur;
@@ -107,7 +107,7 @@ static void scan_frames(hp_runtime *rt, hpR_thread *th, hpC_candidate_fn fn, voi
 size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
   size_t bytes = 0;
   uint64_t t0 = hpS_now_ns();
-  for (hpR_thread *th = rt->threads; th; th = th->next) {
+  for (hpC_mutator *th = rt->threads; th; th = th->next) {
     if (!th->captured || th->stack_hi == 0) continue;
     scan_words(rt, (uintptr_t)&th->ctx, (uintptr_t)(&th->ctx + 1), NULL, fn, ctx);
     scan_frames(rt, th, fn, ctx);

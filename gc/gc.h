@@ -30,7 +30,8 @@
  *                     sequences of objects and fillers, once every TLAB is retired.
  *   [no-forwarding]   no reachable header is FORWARDED.
  *   [remembered]      every old object holding a young pointer has REMEMBERED set and is in
- *                     the remembered set; the write barrier keeps this (gc/barrier.c).
+ *                     the remembered set; the write barrier keeps this (hp_write in
+ *                     include/hp.h, hp_write_slow in gc/roots.c).
  *   [old-alloc]       an old object's block has its ALLOC bit set; MARK bits are all clear.
  *
  * A minor collection: roots, then remembered objects, are evacuated into to-space (age+1) or,
@@ -42,7 +43,7 @@
  */
 #ifndef HP_GC_GC_H
 #define HP_GC_GC_H
-#include "runtime/internal.h"
+#include "pools/platform/internal.h"
 #include "pools/pool.h"
 
 #define HPC_FORWARDED ((uint64_t)1)
@@ -63,7 +64,7 @@
 #define HPC_TLAB_SIZE ((size_t)32 << 10)
 
 typedef struct hpC_heap hpC_heap;
-typedef struct hpR_thread hpR_thread;
+typedef struct hpC_mutator hpC_mutator;
 
 hp_inline uint64_t *hpC_header(const void *body) { return (uint64_t *)body - 1; }
 hp_inline size_t hpC_words(uint64_t h) { return (size_t)(h >> HPC_WORDS_SHIFT); }
@@ -131,7 +132,7 @@ struct hpC_heap {
 };
 
 /* Hands thread th a fresh TLAB of at least `need` bytes; false when eden is full. */
-HP_INTERNAL bool hpC_tlab_refill(hp_runtime *rt, hpR_thread *th, size_t need);
+HP_INTERNAL bool hpC_tlab_refill(hp_runtime *rt, hpC_mutator *th, size_t need);
 
 /* ---- Young spaces (gc/young.c) ---- */
 /* Takes between need and want bytes of eden for a TLAB: its start, with *got set; 0 when

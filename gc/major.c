@@ -8,7 +8,7 @@
  * bitmap, one bit per block; sweeping reads the ALLOC and MARK bitmaps only and never
  * touches a dead object.
  */
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #define HPC_PREFETCH 16
 
@@ -42,7 +42,7 @@ static void mark_slot(void **slot, void *ctx) {
   uint64_t *hdr = (uint64_t *)p - 1;
   if (hpC_is_young(&m->rt->heap, p)) {               /* after the promotion: pinned only */
     if (HP_DEBUG >= 1 && !(*hdr & HPC_PINNED))
-      hpR_fatal("hp: slot %p holds %p, a young object that is not pinned, after promotion", (void *)slot, p);
+      hpS_fatal("hp: slot %p holds %p, a young object that is not pinned, after promotion", (void *)slot, p);
     mark_pinned(m, hdr);
     return;
   }
@@ -51,7 +51,7 @@ static void mark_slot(void **slot, void *ctx) {
     return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
   if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
-    hpR_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
+    hpS_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
   mark_block(m, pg, hdr);
 }
 

@@ -14,7 +14,7 @@
  * copied once however many slots point to it. The cost is the live young bytes plus the
  * remembered and pinned objects: nothing here walks the old generation.
  */
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ typedef struct minor {
 } minor;
 
 hp_cold static void bad_young_pointer(void **slot, void *p) {
-  hpR_fatal("hp: slot %p holds %p, which points into the young generation but not at a live "
+  hpS_fatal("hp: slot %p holds %p, which points into the young generation but not at a live "
             "object (a stale pointer kept across a collection?)", (void *)slot, p);
 }
 

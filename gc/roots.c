@@ -1,7 +1,7 @@
 /* gc/roots.c -- the roots: shadow-stack frames of every thread, registered global slots and
  * ranges, and the embedder's root callbacks; and the write barrier's slow path, which keeps
  * the remembered set (invariant [remembered] in gc/gc.h). */
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -49,14 +49,14 @@ int hp_root_callback_add(hp_runtime *rt, hp_roots_fn fn, void *data) {
   pthread_mutex_lock(&rt->lock);
   if (rt->ncallbacks == rt->callbacks_cap) {
     size_t cap = rt->callbacks_cap ? rt->callbacks_cap * 2 : 8;
-    hpR_callback *c = hp_pool_alloc(cap * sizeof *c);
+    hpC_callback *c = hp_pool_alloc(cap * sizeof *c);
     if (c == NULL) { pthread_mutex_unlock(&rt->lock); errno = ENOMEM; return -1; }
     for (size_t i = 0; i < rt->ncallbacks; i++) c[i] = rt->callbacks[i];
     hp_pool_free(rt->callbacks);
     rt->callbacks = c;
     rt->callbacks_cap = cap;
   }
-  rt->callbacks[rt->ncallbacks++] = (hpR_callback){ fn, data };
+  rt->callbacks[rt->ncallbacks++] = (hpC_callback){ fn, data };
   pthread_mutex_unlock(&rt->lock);
   return 0;
 }
@@ -75,13 +75,20 @@ int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
   return -1;
 }
 
+typedef struct eden_lookup { uintptr_t a; uint64_t *hdr; } eden_lookup;
+
+static void find_in_eden(hp_runtime *rt, void *arg) {
+  eden_lookup *l = arg;
+  l->hdr = hpC_young_object_of(&rt->heap, l->a);
+}
+
 /* Whether obj is the body of an object of rt, asked by thread th while it runs. Pinned
  * objects, from-space and the old generation change only while the world is stopped, and
  * th's own TLABs are its own: those are checked at once. For an eden object of another
  * thread, whose TLAB records th may not read now, the world is stopped. The header word
  * (obj - 8) is looked up, not obj: the body of a zero-size object is where the next
  * object starts. */
-static bool is_object(hp_runtime *rt, hpR_thread *th, void *obj) {
+static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
   hpC_heap *h = &rt->heap;
   uint64_t *hdr = hpC_header(obj);
@@ -95,29 +102,25 @@ static bool is_object(hp_runtime *rt, hpR_thread *th, void *obj) {
     if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
   /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
    * rare enough to stop it. */
-  hpR_capture(th);
-  while (!hpR_stop_world(rt, th)) {}
-  hpR_retire_tlabs(rt);
-  bool found = hpC_young_object_of(h, a) == hdr;
-  hpR_start_world(rt);
-  th->captured = false;
-  return found;
+  eden_lookup l = { .a = a };
+  hpC_with_world_stopped(rt, th, true, find_in_eden, &l);
+  return l.hdr == hdr;
 }
 
 int hp_pin(hp_thread *t, void *obj) {
-  hp_runtime *rt = hpR_thread_of(t)->rt;
-  if (!is_object(rt, hpR_thread_of(t), obj)) { errno = EINVAL; return -1; }
+  hp_runtime *rt = hpC_mutator_of(t)->rt;
+  if (!is_object(rt, hpC_mutator_of(t), obj)) { errno = EINVAL; return -1; }
   return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
 
-int hp_unpin(hp_thread *t, void *obj) { return vec_remove(hpR_thread_of(t)->rt, &hpR_thread_of(t)->rt->pins, (uintptr_t)obj); }
+int hp_unpin(hp_thread *t, void *obj) { return vec_remove(hpC_mutator_of(t)->rt, &hpC_mutator_of(t)->rt->pins, (uintptr_t)obj); }
 
 /* ------------------------------------------------------------------------------------
  *  Enumeration
  * ------------------------------------------------------------------------------------ */
 
 void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx) {
-  for (hpR_thread *th = rt->threads; th; th = th->next)
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
     for (hp_frame *f = th->pub.frames; f; f = f->prev)
       for (size_t i = 0; i < f->count; i++) visit(f->slots[i], ctx);
   for (size_t i = 0; i < rt->roots.len; i++) visit((void **)rt->roots.items[i], ctx);
@@ -151,7 +154,7 @@ void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
  * remember one object: the bit is set atomically, and should both log it, the minor
  * collection skips the second entry. */
 void hp_write_slow(hp_thread *t, void *obj, void *slot) {
-  hpR_thread *th = hpR_thread_of(t);
+  hpC_mutator *th = hpC_mutator_of(t);
   uint64_t *hdr = hpC_header(obj);
   uint64_t hw = __atomic_load_n(hdr, __ATOMIC_RELAXED);
   if (hpC_bytes(hw) > HPP_LARGE_MAX && hpC_carded(hw, hpC_type(hpC_type_id(hw)))) {

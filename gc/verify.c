@@ -3,7 +3,7 @@
  * the slot and the rule. Called after (and before) collections when cfg.verify is set, and
  * by hp_verify_heap. Costs a pass over the whole heap and a bitmap of young object starts.
  */
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <string.h>
 
@@ -25,7 +25,7 @@ hp_cold static _Noreturn void fail(verifier *v, const char *what, const void *sl
     unsigned id = hpC_type_id(*v->obj);
     if (id <= HPC_MAX_TYPES) t = hpC_types[id];
   }
-  hpR_fatal("hp: heap verification failed %s: %s (object %p of type %s, slot %p, value %p)", v->when,
+  hpS_fatal("hp: heap verification failed %s: %s (object %p of type %s, slot %p, value %p)", v->when,
             what, v->obj ? (void *)(v->obj + 1) : NULL, t && t->name ? t->name : "?", slot, value);
 }
 

@@ -6,7 +6,7 @@
  * every collection from the sorted list of pinned objects, so pinning holds back exactly the
  * pinned bytes, plus, at most once per pinned object, a run too short for what was asked.
  */
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -87,7 +87,7 @@ void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), vo
       uint64_t *hdr = (uint64_t *)a;
       size_t bytes = hpC_bytes(*hdr);
       if (bytes == 0 || (*hdr & HPC_FORWARDED))
-        hpR_fatal("hp: the young generation does not parse at %p (header %#llx)", (void *)a,
+        hpS_fatal("hp: the young generation does not parse at %p (header %#llx)", (void *)a,
                   (unsigned long long)*hdr);
       fn(hdr, arg);
       a += bytes;

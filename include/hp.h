@@ -3,12 +3,15 @@
  * This header is the whole contract between hp and its embedder. Everything here is
  * prefixed hp_/HP_; nothing else in the library is visible from outside it.
  *
- * Layers (data flows down):  hp_new -> collector (gc/) -> pools (pools/) -> OS (runtime/)
+ * Layers (data flows down; doc/design.md, section 1):
+ *   runtime (runtime/) -> collector (gc/) -> pools (pools/) -> platform (pools/platform/)
  *
  * This file holds:
  *   - version and attribute macros;
  *   - the pools: a lock-free, thread-caching allocator of unmanaged memory
- *     (hp_pool_alloc / hp_pool_free), the layer the old generation lives on.
+ *     (hp_pool_alloc / hp_pool_free), the layer the old generation lives on;
+ *   - the collector: runtimes, threads, types, allocation (hp_new), roots, the write
+ *     barrier, pins, collections and their events.
  * Statistics structures are in <hp-stats.h>, which this header includes.
  */
 #ifndef HP_H

@@ -11,7 +11,7 @@
  * The invariants (page-count, remote word, pending lists) are stated in pools/pool.h.
  */
 #include "pools/pool.h"
-#include "runtime/os.h"
+#include "pools/platform/os.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -67,7 +67,7 @@ static void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~((uint64_t)
 static void track_alloc(hpP_page *pg, void *b) {
   uint32_t i = hpP_block_index(pg, b);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
-  if (bit_get(bits, i)) hpR_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
+  if (bit_get(bits, i)) hpS_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
   bit_set(bits, i);
   if (HP_DEBUG >= 2)   /* a new life: its next remote free is its first (see remote_free) */
     atomic_fetch_and((_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6], ~((uint64_t)1 << (i & 63)));
@@ -78,7 +78,7 @@ static void track_alloc(hpP_page *pg, void *b) {
 static void track_free(hpP_page *pg, void *b, const char *how) {
   uint32_t i = hpP_block_index(pg, b);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
-  if (!bit_get(bits, i)) hpR_fatal("hp: double free of pool block %p (%s)", b, how);
+  if (!bit_get(bits, i)) hpS_fatal("hp: double free of pool block %p (%s)", b, how);
   bit_clear(bits, i);
   if (HP_DEBUG >= 2 && pg->block_size > sizeof(hpP_block))
     memset((char *)b + sizeof(hpP_block), DEBUG_FREED, pg->block_size - sizeof(hpP_block));
@@ -270,7 +270,7 @@ static void remote_free(hpP_page *pg, hpP_block *b) {
     uint32_t i = hpP_block_index(pg, b);
     _Atomic uint64_t *w = (_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
     uint64_t m = (uint64_t)1 << (i & 63);
-    if (atomic_fetch_or(w, m) & m) hpR_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
+    if (atomic_fetch_or(w, m) & m) hpS_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
     memset((char *)b + sizeof(hpP_block), DEBUG_FREED, pg->block_size - sizeof(hpP_block));
   }
   uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed), nw;
@@ -309,7 +309,7 @@ static void remote_free(hpP_page *pg, hpP_block *b) {
 static void huge_free(hpP_page *pg, void *p, size_t size);
 
 hp_cold static void bad_free(const void *p, const char *why) {
-  hpR_fatal("hp: hp_pool_free(%p): %s", p, why);
+  hpS_fatal("hp: hp_pool_free(%p): %s", p, why);
 }
 
 /* Frees p, a block of BLOCKS span pg, from any thread. */

@@ -47,7 +47,7 @@
  */
 #ifndef HP_POOLS_POOL_H
 #define HP_POOLS_POOL_H
-#include "runtime/internal.h"
+#include "pools/platform/internal.h"
 
 #define HPP_PAGE_SHIFT 16
 #define HPP_PAGE ((size_t)1 << HPP_PAGE_SHIFT)     /* 64 KiB */

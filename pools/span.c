@@ -11,7 +11,7 @@
  * while there is nothing to purge. hp_pool_trim() purges everything at once.
  */
 #include "pools/pool.h"
-#include "runtime/os.h"
+#include "pools/platform/os.h"
 
 #include <errno.h>
 #include <pthread.h>

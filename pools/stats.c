@@ -5,7 +5,7 @@
  * them while other threads run gives a figure that is exact once those threads are quiet.
  */
 #include "pools/pool.h"
-#include "runtime/os.h"
+#include "pools/platform/os.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -22,7 +22,7 @@ bool hpR_config_check(const hp_config *c) {
   bool ok = true;
 #define X(kind, field, env, def, lo, hi, desc)                                               \
   if (!in_range((unsigned long long)c->field, (lo), (hi))) {                               \
-    hpR_warn("hp: option %s = %llu is outside [%llu, %llu]", #field,                         \
+    hpS_warn("hp: option %s = %llu is outside [%llu, %llu]", #field,                         \
              (unsigned long long)c->field, (unsigned long long)(lo), (unsigned long long)(hi)); \
     ok = false;                                                                             \
   }
@@ -30,12 +30,12 @@ bool hpR_config_check(const hp_config *c) {
 #undef X
   size_t young = c->eden_size + 2 * (c->eden_size / 100 * c->survivor_percent);
   if (ok && c->heap_limit != 0 && c->heap_limit < young + young / 2) {
-    hpR_warn("hp: option heap_limit = %zu leaves no room: the young generation alone takes %zu",
+    hpS_warn("hp: option heap_limit = %zu leaves no room: the young generation alone takes %zu",
              c->heap_limit, young);
     ok = false;
   }
   if (ok && c->large_object_size > c->eden_size / 4) {
-    hpR_warn("hp: option large_object_size = %zu must be at most a quarter of eden_size", c->large_object_size);
+    hpS_warn("hp: option large_object_size = %zu must be at most a quarter of eden_size", c->large_object_size);
     ok = false;
   }
   return ok;
@@ -79,7 +79,7 @@ int hp_config_from_env(hp_config *c) {
       if (parse_number(s, KIND_IS_##kind, &v) && in_range(v, (lo), (hi))) {                 \
         c->field = (__typeof__(c->field))v;                                                 \
       } else {                                                                              \
-        hpR_warn("hp: ignoring %s=%s: expected %s in [%llu, %llu]", env, s,                  \
+        hpS_warn("hp: ignoring %s=%s: expected %s in [%llu, %llu]", env, s,                  \
                  KIND_IS_##kind ? "a size (K/M/G suffix allowed)" : "a number",             \
                  (unsigned long long)(lo), (unsigned long long)(hi));                        \
         rejected++;                                                                         \

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 typedef struct box { long v; } box;
 static hp_type box_type = { .name = "box", .size = sizeof(box), .flags = HP_TYPE_LEAF };

@@ -23,7 +23,7 @@
  */
 #include "gc-test.h"
 
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <stddef.h>
 
@@ -1484,7 +1484,7 @@ START_TEST(test_inside_object_of) {
     quiet = t_window_quiet(&w);
   }
   ck_assert(quiet);
-  hpR_retire_tlabs(rt);                            /* as at a collection */
+  hpC_retire_tlabs(rt);                            /* as at a collection */
   struct { const char *what; void *obj; } yes[] = {
     { "from-space", keep[0] }, { "old block", keep[1] }, { "huge", keep[2] }, { "eden", keep[3] },
     { "pinned", keep[5] },

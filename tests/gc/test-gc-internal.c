@@ -7,7 +7,7 @@
  */
 #include "gc-test.h"
 
-#include "runtime/runtime.h"
+#include "gc/collector.h"
 
 #include <stddef.h>
 
@@ -57,12 +57,12 @@ static uint64_t hdr(const void *obj) { return *hpC_header(obj); }
  * collection (merged into the heap's when the world stops). */
 static size_t remset_len(hp_runtime *rt) {
   size_t n = rt->heap.remset.len;
-  for (hpR_thread *th = rt->threads; th; th = th->next) n += th->remset.len;
+  for (hpC_mutator *th = rt->threads; th; th = th->next) n += th->remset.len;
   return n;
 }
 
 static bool in_remset(hp_runtime *rt, const void *obj) {
-  for (hpR_thread *th = rt->threads; th; th = th->next)
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
     for (size_t i = 0; i < th->remset.len; i++)
       if (th->remset.items[i] == (uintptr_t)obj) return true;
   for (size_t i = 0; i < rt->heap.remset.len; i++)
@@ -351,7 +351,7 @@ START_TEST(test_young_parsable) {
     quiet = t_window_quiet(&w);
   }
   ck_assert(quiet);
-  hpR_retire_tlabs(rt);
+  hpC_retire_tlabs(rt);
   size_t objects = 0, fillers = 0;
   for (uintptr_t a = eden_lo(rt); a < eden_top(rt);) {
     uint64_t w = *(uint64_t *)a;

@@ -1,8 +1,8 @@
-/* runtime/os.h -- hp's platform layer (hpS_). Every OS call of the library goes through
+/* pools/platform/os.h -- hp's platform layer (hpS_). Every OS call of the library goes through
  * here and reports failure as an error code, never by aborting. */
-#ifndef HP_RUNTIME_OS_H
-#define HP_RUNTIME_OS_H
-#include "runtime/internal.h"
+#ifndef HP_PLATFORM_OS_H
+#define HP_PLATFORM_OS_H
+#include "pools/platform/internal.h"
 
 /* Reserves `size` bytes of address space aligned to `align` (a power of two), readable
  * and writable but not committed (MAP_NORESERVE): a page costs memory only once touched.

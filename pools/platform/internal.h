@@ -1,15 +1,15 @@
-/* runtime/internal.h -- what every internal file of hp includes first.
+/* pools/platform/internal.h -- what every internal file of hp includes first.
  *
  * Assertion tiers, from the build option debug_level (HP_DEBUG):
  *   HP_DEBUG >= 1  hp_check_api: API misuse by the embedder (cheap)
  *   HP_DEBUG >= 2  hp_assert:    internal invariants; double-free detection in the pools
  *   HP_DEBUG >= 3  hp_validate:  expensive whole-structure validators
  * hp_check is kept in every build (a few defensive checks whose failure would corrupt).
- * Failure calls hpR_fatal, which formats into a stack buffer, writes to stderr and aborts;
+ * Failure calls hpS_fatal, which formats into a stack buffer, writes to stderr and aborts;
  * it never allocates.
  */
-#ifndef HP_RUNTIME_INTERNAL_H
-#define HP_RUNTIME_INTERNAL_H
+#ifndef HP_PLATFORM_INTERNAL_H
+#define HP_PLATFORM_INTERNAL_H
 #ifndef HP_BUILDING_HP
 #error "internal header of hp: include <hp.h> instead"
 #endif
@@ -35,13 +35,13 @@
 #define HP_INTERNAL __attribute__((visibility("hidden")))
 
 /* Aborts with a formatted message on stderr. Never allocates; never returns. */
-HP_INTERNAL _Noreturn void hpR_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
+HP_INTERNAL _Noreturn void hpS_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
 /* Prints a warning on stderr (used by hp_config_from_env). Never allocates. */
-HP_INTERNAL void hpR_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
+HP_INTERNAL void hpS_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2), cold));
 
 #define hp_check(c, ...) \
-  do { if (hp_unlikely(!(c))) hpR_fatal(__VA_ARGS__); } while (0)
-#define hp_fail_assert(e) hpR_fatal("hp: assertion failed: %s (%s:%d)", e, __FILE__, __LINE__)
+  do { if (hp_unlikely(!(c))) hpS_fatal(__VA_ARGS__); } while (0)
+#define hp_fail_assert(e) hpS_fatal("hp: assertion failed: %s (%s:%d)", e, __FILE__, __LINE__)
 #if HP_DEBUG >= 1
 #define hp_check_api(c, ...) hp_check(c, __VA_ARGS__)
 #else
@@ -68,4 +68,4 @@ HP_INTERNAL void hpR_warn(const char *fmt, ...) __attribute__((format(printf, 1,
 #define HP_MiB ((size_t)1 << 20)
 #define HP_GiB ((size_t)1 << 30)
 
-#endif /* HP_RUNTIME_INTERNAL_H */
+#endif /* HP_PLATFORM_INTERNAL_H */

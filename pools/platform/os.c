@@ -1,5 +1,5 @@
-/* runtime/os.c -- the platform layer: virtual memory and clocks (Linux). */
-#include "runtime/os.h"
+/* pools/platform/os.c -- the platform layer: virtual memory and clocks (Linux). */
+#include "pools/platform/os.h"
 
 #include <errno.h>
 #include <sys/mman.h>

@@ -1,5 +1,5 @@
-/* runtime/debug.c -- fatal errors and warnings. Nothing here allocates. */
-#include "runtime/internal.h"
+/* pools/platform/fatal.c -- fatal errors and warnings. Nothing here allocates. */
+#include "pools/platform/internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@ static void vsay(const char *fmt, va_list ap) {
   (void)w;
 }
 
-void hpR_fatal(const char *fmt, ...) {
+void hpS_fatal(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsay(fmt, ap);
@@ -24,11 +24,9 @@ void hpR_fatal(const char *fmt, ...) {
   abort();
 }
 
-void hpR_warn(const char *fmt, ...) {
+void hpS_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsay(fmt, ap);
   va_end(ap);
 }
-
-int hp_version(void) { return HP_VERSION; }

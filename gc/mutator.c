@@ -1,4 +1,4 @@
-/* runtime/threads.c -- mutator threads: attach and detach, safepoints, blocking regions, and
+/* gc/mutator.c -- the collector's mutators: attach and detach, safepoints, blocking regions, and
  * stopping the world for a collection.
  *
  * The protocol (all state under world_mu):
@@ -11,43 +11,43 @@
  *     and is done when that collection is: two requests at once give one collection and never
  *     a deadlock, since nobody waits for world_mu while holding anything a collector needs.
  *   - Before a thread stops running it captures its registers and innermost frame
- *     (hpR_capture) in a frame that stays live while it is stopped, for the conservative scan.
+ *     (hpC_capture) in a frame that stays live while it is stopped, for the conservative scan.
  *   - A BLOCKED thread does not hold up a collection. Leaving the region waits while one runs.
  * The safepoint flag is the only thing a running thread reads without the mutex: a relaxed
  * load in hp_safepoint, an inline check (hp.h). Threads that allocate poll in hp_new's slow
  * path, that is at least once per TLAB.
  */
-#include "runtime/runtime.h"
-#include "runtime/os.h"
+#include "gc/collector.h"
+#include "pools/platform/os.h"
 
 #include <string.h>
 
 static void set_flags(hp_runtime *rt, int v) {
-  for (hpR_thread *th = rt->threads; th; th = th->next) __atomic_store_n(&th->pub.safepoint, v, __ATOMIC_RELEASE);
+  for (hpC_mutator *th = rt->threads; th; th = th->next) __atomic_store_n(&th->pub.safepoint, v, __ATOMIC_RELEASE);
 }
 
 /* Parks th until the collection under way is over. world_mu held. */
-static void park_locked(hp_runtime *rt, hpR_thread *th) {
-  th->state = HPR_PARKED;
+static void park_locked(hp_runtime *rt, hpC_mutator *th) {
+  th->state = HPC_PARKED;
   rt->nrunning--;
   pthread_cond_broadcast(&rt->cv_stopped);
   /* Not "until this epoch ends": when one collection follows another before we wake, the
    * second collector counted us as stopped already, so we must stay stopped for it too. */
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
-  th->state = HPR_RUNNING;
+  th->state = HPC_RUNNING;
   rt->nrunning++;
 }
 
-hpR_thread *hpR_self(hp_runtime *rt) {
+hpC_mutator *hpC_mutator_self(hp_runtime *rt) {
   pthread_t me = pthread_self();
   pthread_mutex_lock(&rt->world_mu);
-  hpR_thread *th = rt->threads;
+  hpC_mutator *th = rt->threads;
   while (th && !pthread_equal(th->self, me)) th = th->next;
   pthread_mutex_unlock(&rt->world_mu);
   return th;
 }
 
-bool hpR_stop_world(hp_runtime *rt, hpR_thread *th) {
+bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
   pthread_mutex_lock(&rt->world_mu);
   if (rt->stopping) {                                  /* someone else is collecting: join it */
     park_locked(rt, th);
@@ -69,7 +69,7 @@ bool hpR_stop_world(hp_runtime *rt, hpR_thread *th) {
   return true;
 }
 
-void hpR_start_world(hp_runtime *rt) {
+void hpC_start_world(hp_runtime *rt) {
   pthread_mutex_lock(&rt->world_mu);
   set_flags(rt, 0);
   rt->stopping = false;
@@ -79,9 +79,9 @@ void hpR_start_world(hp_runtime *rt) {
 }
 
 void hp_safepoint_slow(hp_thread *t) {
-  hpR_thread *th = hpR_thread_of(t);
+  hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
-  hpR_capture(th);
+  hpC_capture(th);
   pthread_mutex_lock(&rt->world_mu);
   if (rt->stopping && rt->collector != th) park_locked(rt, th);
   pthread_mutex_unlock(&rt->world_mu);
@@ -89,10 +89,10 @@ void hp_safepoint_slow(hp_thread *t) {
 }
 
 /* The thread stops running: a collection may go on without it. world_mu not held. */
-static void stop_running(hpR_thread *th) {
+static void stop_running(hpC_mutator *th) {
   hp_runtime *rt = th->rt;
   pthread_mutex_lock(&rt->world_mu);
-  th->state = HPR_BLOCKED;
+  th->state = HPC_BLOCKED;
   rt->nrunning--;
   pthread_cond_broadcast(&rt->cv_stopped);
   pthread_mutex_unlock(&rt->world_mu);
@@ -102,21 +102,40 @@ static void stop_running(hpR_thread *th) {
  * caller's) are what must be scanned: scan_lo covers them. The embedder must not touch
  * managed objects inside the region, so the registers captured here stay right. */
 void hp_blocking_enter(hp_thread *t) {
-  hpR_thread *th = hpR_thread_of(t);
-  hp_check_api(th->state == HPR_RUNNING, "hp: hp_blocking_enter: the thread is already in a blocking region");
-  hpR_capture(th);
+  hpC_mutator *th = hpC_mutator_of(t);
+  hp_check_api(th->state == HPC_RUNNING, "hp: hp_blocking_enter: the thread is already in a blocking region");
+  hpC_capture(th);
   stop_running(th);
 }
 
 void hp_blocking_leave(hp_thread *t) {
-  hpR_thread *th = hpR_thread_of(t);
+  hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
-  hp_check_api(th->state == HPR_BLOCKED, "hp: hp_blocking_leave without hp_blocking_enter");
+  hp_check_api(th->state == HPC_BLOCKED, "hp: hp_blocking_leave without hp_blocking_enter");
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
-  th->state = HPR_RUNNING;
+  th->state = HPC_RUNNING;
   rt->nrunning++;
   th->captured = false;
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+/* An attached, running caller needs no waiting: no collection can run until it stops. Any
+ * other caller waits for a collection under way to end (it is not one that the collection
+ * waits for, so this cannot deadlock), and holds world_mu so that none starts meanwhile. */
+void hpC_with_world_quiet(hp_runtime *rt, void (*fn)(hp_runtime *rt, void *arg), void *arg) {
+  hpC_mutator *self = hpC_mutator_self(rt);
+  bool running = self != NULL && self->state == HPC_RUNNING;
+  if (running) hp_safepoint_slow(&self->pub);          /* take part in one that waits for us */
+  /* world_mu either way: fn may walk the thread list, which attach and detach change (and
+   * free) under it. A running caller may hold it: a collector waiting for this thread waits
+   * in pthread_cond_wait, without it. */
+  pthread_mutex_lock(&rt->world_mu);
+  if (!running)
+    while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  pthread_mutex_lock(&rt->alloc_mu);
+  fn(rt, arg);
+  pthread_mutex_unlock(&rt->alloc_mu);
   pthread_mutex_unlock(&rt->world_mu);
 }
 
@@ -124,8 +143,8 @@ void hp_blocking_leave(hp_thread *t) {
  *  Attach and detach
  * ------------------------------------------------------------------------------------ */
 
-hpR_thread *hpR_thread_new(hp_runtime *rt) {
-  hpR_thread *th = hp_pool_alloc(sizeof *th);
+hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
+  hpC_mutator *th = hp_pool_alloc(sizeof *th);
   if (th == NULL) return NULL;
   memset(th, 0, sizeof *th);
   th->rt = rt;
@@ -134,10 +153,10 @@ hpR_thread *hpR_thread_new(hp_runtime *rt) {
   th->pub.young_size = hpC_young_size(&rt->heap);
   th->stress_countdown = rt->cfg.stress;
   th->self = pthread_self();
-  hpR_thread_stack_init(th);
+  hpC_mutator_stack_init(th);
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
-  th->state = HPR_RUNNING;
+  th->state = HPC_RUNNING;
   th->next = rt->threads;
   rt->threads = th;
   rt->nrunning++;
@@ -145,37 +164,36 @@ hpR_thread *hpR_thread_new(hp_runtime *rt) {
   return th;
 }
 
-void hpR_thread_free(hpR_thread *th) {
+void hpC_mutator_free(hpC_mutator *th) {
   hpC_vec_free(&th->remset);
   hpC_vec_free(&th->tlabs);
   hp_pool_free(th);
 }
 
 hp_thread *hp_thread_attach(hp_runtime *rt) {
-  hpR_thread *th = hpR_thread_new(rt);
+  hpC_mutator *th = hpC_mutator_new(rt);
   return th ? &th->pub : NULL;
 }
 
 void hp_thread_detach(hp_thread *t) {
-  hpR_thread *th = hpR_thread_of(t);
+  hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
   hp_check_api(t->frames == NULL, "hp: hp_thread_detach with shadow-stack frames still pushed");
-  hp_check_api(th->state == HPR_RUNNING, "hp: hp_thread_detach inside a blocking region");
-  hpR_capture(th);                                     /* in case a collection scans us now */
+  hp_check_api(th->state == HPC_RUNNING, "hp: hp_thread_detach inside a blocking region");
+  hpC_capture(th);                                     /* in case a collection scans us now */
   stop_running(th);
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   /* No collection can start while we hold world_mu: hand what the thread holds over. */
-  if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
+  hpC_tlab_retire(th);
   pthread_mutex_lock(&rt->alloc_mu);
-  rt->bytes_allocated += hp_counter_get(th->allocated) + (t->tlab_cur - th->tlab_lo);
-  for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&rt->heap.remset, th->remset.items[i]);
-  for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&rt->heap.tlabs, th->tlabs.items[i]);
+  rt->bytes_allocated += hp_counter_get(th->allocated);
+  hpC_mutator_hand_over(th);
   pthread_mutex_unlock(&rt->alloc_mu);
-  hpR_thread **p = &rt->threads;
+  hpC_mutator **p = &rt->threads;
   while (*p != th) p = &(*p)->next;
   *p = th->next;
   if (rt->main == th) rt->main = NULL;
   pthread_mutex_unlock(&rt->world_mu);
-  hpR_thread_free(th);
+  hpC_mutator_free(th);
 }

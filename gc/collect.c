@@ -1,0 +1,217 @@
+/* gc/collect.c -- the collection bracket: stopping the world around a piece of work, TLAB
+ * retirement, the collection with its events, verification, statistics and log line; and
+ * the collector's state as a whole (init and destroy).
+ */
+#include "gc/collector.h"
+#include "pools/platform/os.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------
+ *  The collector's state
+ * ------------------------------------------------------------------------------------ */
+
+bool hpC_runtime_init(hp_runtime *rt) {
+  pthread_mutex_init(&rt->lock, NULL);
+  pthread_mutex_init(&rt->alloc_mu, NULL);
+  pthread_mutex_init(&rt->world_mu, NULL);
+  pthread_cond_init(&rt->cv_stopped, NULL);
+  pthread_cond_init(&rt->cv_resume, NULL);
+  rt->created_ns = hpS_now_ns();
+  rt->stats.version = HP_GC_STATS_VERSION;
+  if (!hpC_heap_init(rt)) return false;
+  rt->main = hpC_mutator_new(rt);
+  if (rt->main == NULL) { hpC_heap_destroy(rt); return false; }
+  return true;
+}
+
+void hpC_runtime_destroy(hp_runtime *rt) {
+  hpC_heap_destroy(rt);
+  for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
+  hpC_vec_free(&rt->roots);
+  hpC_vec_free(&rt->ranges);
+  hpC_vec_free(&rt->pins);
+  hp_pool_free(rt->callbacks);
+  pthread_mutex_destroy(&rt->lock);
+  pthread_mutex_destroy(&rt->alloc_mu);
+  pthread_mutex_destroy(&rt->world_mu);
+  pthread_cond_destroy(&rt->cv_stopped);
+  pthread_cond_destroy(&rt->cv_resume);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  TLABs
+ * ------------------------------------------------------------------------------------ */
+
+void hpC_tlab_retire(hpC_mutator *th) {
+  hp_thread *t = &th->pub;
+  if (t->tlab_end > t->tlab_cur) hpC_fill((void *)t->tlab_cur, t->tlab_end - t->tlab_cur);
+  hp_counter_add(th->allocated, t->tlab_cur - th->tlab_lo);
+  t->tlab_cur = t->tlab_end = th->tlab_lo = 0;
+}
+
+void hpC_mutator_hand_over(hpC_mutator *th) {
+  hpC_heap *h = &th->rt->heap;
+  for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&h->remset, th->remset.items[i]);
+  for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
+  th->remset.len = th->tlabs.len = 0;
+}
+
+static int cmp_tlab(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+void hpC_retire_tlabs(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  for (hpC_mutator *th = rt->threads; th; th = th->next) {
+    hpC_tlab_retire(th);
+    /* What the thread's barrier remembered, and the TLABs it took, go to the heap. */
+    hpC_mutator_hand_over(th);
+  }
+  if (h->tlabs.len > 2) qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), cmp_tlab);
+  hpC_eden_sync(h);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Stopping the world around a piece of work
+ * ------------------------------------------------------------------------------------ */
+
+/* Set while this thread runs a collection (for the calls an event handler may make). */
+static __thread bool in_collection;
+
+bool hpC_in_collection(void) { return in_collection; }
+
+bool hpC_with_world_stopped(hp_runtime *rt, hpC_mutator *th, bool retry,
+                            void (*work)(hp_runtime *rt, void *arg), void *arg) {
+  hpC_capture(th);
+  while (!hpC_stop_world(rt, th)) {                    /* joined another thread's collection */
+    if (!retry) {
+      th->captured = false;
+      return false;
+    }
+  }
+  in_collection = true;
+  hpC_retire_tlabs(rt);
+  work(rt, arg);
+  in_collection = false;
+  hpC_start_world(rt);
+  th->captured = false;
+  return true;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Collections
+ * ------------------------------------------------------------------------------------ */
+
+bool hpC_major_due(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  if (h->old_bytes >= h->major_threshold) return true;
+  return rt->cfg.heap_limit && hpC_heap_size(rt) >= rt->cfg.heap_limit;
+}
+
+static unsigned pause_bucket(uint64_t ns) {
+  if (ns < 1000) return 0;
+  double b = 8.0 * log2((double)ns / 1000.0);
+  unsigned i = (unsigned)b;
+  return i < HP_PAUSE_BUCKETS ? i : HP_PAUSE_BUCKETS - 1;
+}
+
+static void record_pause(struct hp_gc_pause_stats *p, uint64_t ns) {
+  p->count++;
+  p->total_ns += ns;
+  p->last_ns = ns;
+  if (ns > p->max_ns) p->max_ns = ns;
+  p->histogram[pause_bucket(ns)]++;
+}
+
+size_t hpC_heap_in_use(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  return hpC_space_used(&h->eden) + hpC_space_used(&h->from) + h->pinned_bytes + h->old_bytes;
+}
+
+typedef struct collection {
+  hpC_mutator *th;
+  hp_gc_kind kind;
+  uint64_t t0;                    /* when it was asked for: the pause includes the stop */
+} collection;
+
+static void collect_stopped(hp_runtime *rt, void *arg) {
+  collection *co = arg;
+  hpC_mutator *th = co->th;
+  hp_gc_kind kind = co->kind;
+  struct hp_gc_stats *st = &rt->stats;
+  uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  size_t before = hpC_heap_in_use(rt);
+  hp_gc_event ev = { .kind = kind, .end = false, .number = number, .heap_before = before };
+  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
+
+  hpC_cycle cy = { 0 };
+  if (kind == HP_GC_MINOR) hpC_minor(rt, false, &cy);
+  else hpC_major(rt, &cy);
+
+  if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");   /* tier 3 */
+  uint64_t pause = hpS_now_ns() - co->t0;
+  if (kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
+  else { st->major_count++; record_pause(&st->major, pause); }
+  st->gc_ns += pause;
+  st->bytes_copied += cy.copied;
+  st->bytes_promoted += cy.promoted;
+  st->bytes_pinned += cy.pinned;
+  st->objects_freed += cy.freed_objects;
+  size_t after = hpC_heap_in_use(rt);
+  ev.end = true;
+  ev.pause_ns = pause;
+  ev.heap_after = after;
+  ev.promoted = cy.promoted;
+  ev.copied = cy.copied;
+  if (rt->cfg.gc_log)
+    hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK%s",
+             kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)number, (double)pause / 1e6,
+             before >> 10, after >> 10, hpC_heap_size(rt) >> 10, cy.copied >> 10, cy.promoted >> 10,
+             kind == HP_GC_MAJOR ? "" : "");
+  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
+  rt->last_kind = kind;
+  /* Collecting for an allocation: take the buffer before the others resume (collect_for),
+   * unless the heap is over its limit, where eden must not fill again (try_alloc). */
+  if (th->refill_need && !(rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit))
+    (void)hpC_tlab_refill(rt, th, th->refill_need);
+}
+
+bool hpC_collect(hp_runtime *rt, hpC_mutator *th, hp_gc_kind kind) {
+  hp_check_api(!in_collection, "hp: a collection was requested during a collection "
+                               "(from a trace function or an event handler?)");
+  collection co = { .th = th, .kind = kind, .t0 = hpS_now_ns() };
+  return hpC_with_world_stopped(rt, th, false, collect_stopped, &co);
+}
+
+int hp_collect(hp_thread *t, hp_gc_kind kind) {
+  hp_check_api(kind == HP_GC_MINOR || kind == HP_GC_MAJOR, "hp: hp_collect: unknown kind %d", (int)kind);
+  hpC_mutator *th = hpC_mutator_of(t);
+  /* Joining another thread's collection does for a minor request, and for a major one if
+   * that collection was major too. */
+  while (!hpC_collect(th->rt, th, kind) && kind == HP_GC_MAJOR && th->rt->last_kind != HP_GC_MAJOR) {}
+  return 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Verification on demand
+ * ------------------------------------------------------------------------------------ */
+
+typedef struct verification { size_t objects; } verification;
+
+static void verify_stopped(hp_runtime *rt, void *arg) {
+  ((verification *)arg)->objects = hpC_verify(rt, "(hp_verify_heap)");
+}
+
+size_t hp_verify_heap(hp_runtime *rt) {
+  if (in_collection) return hpC_verify(rt, "(hp_verify_heap)");
+  hpC_mutator *th = hpC_mutator_self(rt);
+  hp_check_api(th != NULL, "hp: hp_verify_heap from a thread not attached to the runtime");
+  verification v = { 0 };
+  hpC_with_world_stopped(rt, th, true, verify_stopped, &v);
+  return v.objects;
+}

@@ -1,0 +1,154 @@
+/* gc/collector.h -- the collector's state (struct hp_runtime), its mutators (hpC_mutator),
+ * the world stop and the collection bracket (hpC_).
+ *
+ * The collector owns its mutators: a thread attached to a runtime is an hpC_mutator
+ * (gc/mutator.c: the registry, safe points, blocking regions, stopping the world), and every
+ * collection runs inside one bracket (gc/collect.c: stop the world, retire the TLABs, events,
+ * verification, the phase functions, statistics, restart). runtime/ creates and destroys the
+ * state and reads it out; nothing below gc/ sees it.
+ */
+#ifndef HP_GC_COLLECTOR_H
+#define HP_GC_COLLECTOR_H
+#include "pools/platform/internal.h"
+#include "gc/gc.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <pthread.h>
+
+/* ====================================================================================
+ *  Mutators (gc/mutator.c)
+ * ==================================================================================== */
+
+/* A thread's state, as the stop-the-world protocol sees it. */
+enum { HPC_RUNNING, HPC_PARKED, HPC_BLOCKED };
+
+/* The whole of a thread's state; the public hp_thread is its first member. Fields are the
+ * thread's own, but for `state` and `next` (world_mu) and what the collector touches while
+ * the thread is parked or blocked (TLAB, remset, tlabs, captured context). */
+struct hpC_mutator {
+  struct hp_thread pub;
+  hp_runtime *rt;
+  uintptr_t tlab_lo;              /* start of the current TLAB (bytes-allocated accounting) */
+  _Atomic uint64_t allocated;     /* bytes of retired TLABs (the thread writes, stats read) */
+  uint64_t stress_countdown;      /* allocations left before the next stress collection */
+  size_t refill_need;             /* collecting for an allocation of this many bytes */
+  hpC_mutator *next;
+  int state;                      /* HPC_*, under world_mu */
+  hpC_vec remset;                 /* old objects this thread's barrier remembered */
+  hpC_vec tlabs;                  /* (start, end) of the TLABs it took this cycle */
+  pthread_t self;
+  /* conservative roots: what the thread captured when it entered a collection */
+  uintptr_t stack_hi;             /* the far end of its stack */
+  uintptr_t scan_lo;              /* its innermost frame when captured */
+  bool captured;
+  unw_context_t ctx;              /* its registers when captured */
+};
+
+hp_inline hpC_mutator *hpC_mutator_of(hp_thread *t) { return (hpC_mutator *)t; }
+
+/* Records the calling thread's stack end (at attach; gc/conservative.c). */
+HP_INTERNAL void hpC_mutator_stack_init(hpC_mutator *th);
+/* Captures the calling thread's registers and innermost frame into th; the frame that calls
+ * it must stay live until the collection is over. A macro, so that the frame is the
+ * caller's. */
+#define hpC_capture(th)                                                                     \
+  do {                                                                                      \
+    unw_getcontext(&(th)->ctx);                                                             \
+    (th)->scan_lo = (uintptr_t)__builtin_frame_address(0);                                  \
+    (th)->captured = true;                                                                  \
+  } while (0)
+
+/* Makes the state of a new thread and links it (waiting out a collection). */
+HP_INTERNAL hpC_mutator *hpC_mutator_new(hp_runtime *rt);
+HP_INTERNAL void hpC_mutator_free(hpC_mutator *th);
+/* The calling thread's state in rt, or NULL if it is not attached. */
+HP_INTERNAL hpC_mutator *hpC_mutator_self(hp_runtime *rt);
+/* Gives back th's TLAB: its remainder becomes a filler (eden stays parsable) and its bytes
+ * are counted in th->allocated. th is the caller, or stopped. */
+HP_INTERNAL void hpC_tlab_retire(hpC_mutator *th);
+/* Hands what th's barrier remembered and the TLABs it took over to the heap. World stopped,
+ * or alloc_mu held with no collection possible (detach). */
+HP_INTERNAL void hpC_mutator_hand_over(hpC_mutator *th);
+
+/* Stops every other attached thread at a safe point (true), or, when another thread got there
+ * first, parks th until that collection is over (false). th must have captured its context. */
+HP_INTERNAL bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th);
+HP_INTERNAL void hpC_start_world(hp_runtime *rt);
+/* Runs fn(rt, arg) with no collection running and the thread list fixed (world_mu and
+ * alloc_mu held): for reading the collector's state from outside a collection. An attached,
+ * running caller first takes part in a collection that waits for it. */
+HP_INTERNAL void hpC_with_world_quiet(hp_runtime *rt, void (*fn)(hp_runtime *rt, void *arg), void *arg);
+
+/* ====================================================================================
+ *  The collector's state
+ * ==================================================================================== */
+
+typedef struct hpC_callback { hp_roots_fn fn; void *data; } hpC_callback;
+
+struct hp_runtime {
+  hp_config cfg;
+  hpC_heap heap;
+  pthread_mutex_t lock;           /* the root registries and pins */
+  pthread_mutex_t alloc_mu;       /* eden's runs and old-generation allocation by mutators */
+  /* threads and the stop-the-world protocol (gc/mutator.c) */
+  pthread_mutex_t world_mu;
+  pthread_cond_t cv_stopped;      /* a thread stopped running (parked, blocked, detached) */
+  pthread_cond_t cv_resume;       /* a collection ended */
+  bool stopping;                  /* a collection is under way or waiting for threads */
+  uint64_t epoch;                 /* collections started */
+  unsigned nrunning;              /* attached threads in HPC_RUNNING */
+  hpC_mutator *collector;         /* the thread collecting, while stopping */
+  hpC_mutator *threads;
+  hpC_mutator *main;
+  /* roots */
+  hpC_vec roots;                  /* void ** */
+  hpC_vec ranges;                 /* hp_root_range * */
+  hpC_callback *callbacks;
+  size_t ncallbacks, callbacks_cap;
+  /* handlers */
+  hp_oom_fn oom;
+  void *oom_data;
+  hp_gc_event_fn on_event;
+  void *event_data;
+  /* statistics */
+  struct hp_gc_stats stats;
+  uint64_t created_ns;
+  uint64_t bytes_allocated;       /* of detached threads, and direct allocations (alloc_mu) */
+  hp_gc_kind last_kind;           /* of the last collection */
+  int stress_major_next;          /* stress mode: minor and major in turn */
+  hpC_vec pins;                   /* bodies pinned by hp_pin (a multiset) */
+};
+
+/* Initialises the collector's state of rt (zeroed, cfg set and checked): locks, the heap and
+ * the main thread's mutator. False (and nothing to destroy) when memory is short. */
+HP_INTERNAL bool hpC_runtime_init(hp_runtime *rt);
+/* Frees all of it; rt itself stays the caller's. */
+HP_INTERNAL void hpC_runtime_destroy(hp_runtime *rt);
+
+/* ====================================================================================
+ *  The collection bracket (gc/collect.c)
+ * ==================================================================================== */
+
+/* Runs work(rt, arg) with the world stopped by th and every TLAB retired, th's context
+ * captured (in this function's frame, live while work runs) and hpC_in_collection() true.
+ * When another thread is stopping the world already, th joins that collection (parks until
+ * it is over) and then, if retry, tries again; without retry it returns false at once and
+ * work is not run. */
+HP_INTERNAL bool hpC_with_world_stopped(hp_runtime *rt, hpC_mutator *th, bool retry,
+                                        void (*work)(hp_runtime *rt, void *arg), void *arg);
+/* Whether the calling thread is running a collection (for the calls an event handler may
+ * make). */
+HP_INTERNAL bool hpC_in_collection(void);
+/* Runs a collection of `kind` now, on behalf of thread th (the caller holds no lock). If
+ * another thread is collecting already, th joins that collection instead (parks until it is
+ * over) and false is returned. */
+HP_INTERNAL bool hpC_collect(hp_runtime *rt, hpC_mutator *th, hp_gc_kind kind);
+/* Gives back every thread's TLAB remainder (filled), so that eden is parsable. */
+HP_INTERNAL void hpC_retire_tlabs(hp_runtime *rt);
+/* Whether the old generation has grown enough for a major collection. */
+HP_INTERNAL bool hpC_major_due(hp_runtime *rt);
+/* Bytes of live young data plus the old generation's blocks (what an event reports). */
+HP_INTERNAL size_t hpC_heap_in_use(hp_runtime *rt);
+
+#endif /* HP_GC_COLLECTOR_H */

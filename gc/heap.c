@@ -1,0 +1,76 @@
+/* gc/heap.c -- the collector's heap: the young span and its three spaces, the old
+ * generation's pool heap and its huge objects, created and destroyed with the runtime. */
+#include "gc/collector.h"
+#include "pools/platform/os.h"
+
+#include <string.h>
+
+static size_t round_pages(size_t bytes) { return (bytes + HPP_PAGE - 1) & ~(HPP_PAGE - 1); }
+
+bool hpC_heap_init(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  size_t eden = round_pages(rt->cfg.eden_size);
+  size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
+  size_t total = eden + 2 * surv;
+  /* 2 MiB aligned, with transparent huge pages: eden is touched all the time, and a huge
+   * page saves 511 page faults and TLB misses of 4 KiB ones. */
+  h->young_span = hpP_span_alloc(total >> HPP_PAGE_SHIFT, (2 * HP_MiB) >> HPP_PAGE_SHIFT, HPP_SPAN_RAW, NULL);
+  if (h->young_span == NULL) return false;
+  h->young_lo = (uintptr_t)hpP_page_start(h->young_span);
+  hpS_hugepages((void *)h->young_lo, total);
+  h->young_hi = h->young_lo + total;
+  h->eden.lo = h->young_lo;
+  h->eden.hi = h->from.lo = h->eden.lo + eden;
+  h->from.hi = h->to.lo = h->from.lo + surv;
+  h->to.hi = h->to.lo + surv;
+  hpC_space_reset(&h->eden, &h->pinned);
+  hpC_space_reset(&h->from, &h->pinned);
+  hpC_space_reset(&h->to, &h->pinned);
+  hpC_eden_publish(h);
+  h->starts = hp_pool_alloc(total / 64);
+  h->old = hpP_heap_new(HPP_ARENA_GC, true);
+  if (h->old == NULL || h->starts == NULL) { hpC_heap_destroy(rt); return false; }
+  memset(h->starts, 0, total / 64);
+  h->tenure = rt->cfg.tenure_age;
+  h->major_threshold = rt->cfg.major_min_size;
+  return true;
+}
+
+void hpC_heap_destroy(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  for (size_t i = 0; i < h->huge.len; i++) hpP_huge_free_span(hpP_span_of((void *)h->huge.items[i]));
+  hpC_vec_free(&h->huge);
+  hpC_vec_free(&h->remset);
+  hpC_vec_free(&h->tlabs);
+  hpC_vec_free(&h->pinned);
+  hp_pool_free(h->eden.runs);
+  hp_pool_free(h->from.runs);
+  hp_pool_free(h->to.runs);
+  hp_pool_free(h->starts);
+  if (h->old) hpP_heap_destroy(h->old);
+  if (h->young_span) hpP_raw_free(h->young_span);
+  memset(h, 0, sizeof *h);
+}
+
+size_t hpC_heap_size(hp_runtime *rt) {
+  hpC_heap *h = &rt->heap;
+  return (h->young_hi - h->young_lo) + h->old_bytes;
+}
+
+uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
+  return hpP_block_of(p, span);
+}
+
+void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
+  void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
+  if (b == NULL) return NULL;
+  hpP_page *pg = hpP_span_of(b);
+  atomic_store_explicit(&pg->owner, h->old, memory_order_relaxed);  /* whose object: see hpC_object_of */
+  for (size_t i = 0; i < pg->npages; i++)                            /* no stale cards */
+    memset(hpP_bits(hpP_index(b) + i, HPP_BITS_AUX), 0, HPP_BITS_WORDS * sizeof(uint64_t));
+  hpC_vec_push(&h->huge, (uintptr_t)b);
+  hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
+  h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
+  h->old_object_bytes += bytes;
+  return b;
+}

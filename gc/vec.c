@@ -1,0 +1,32 @@
+/* gc/vec.c -- growable arrays of words on the pools, for the collector's own bookkeeping
+ * (hpC_vec, gc/gc.h). */
+#include "gc/gc.h"
+
+#include <string.h>
+
+void hpC_vec_push_slow(hpC_vec *v, uintptr_t x) {
+  size_t cap = v->cap ? v->cap * 2 : 256;
+  uintptr_t *items = hp_pool_alloc(cap * sizeof *items);
+  hp_check(items != NULL, "hp: out of memory for the collector's own bookkeeping (%zu entries)", cap);
+  if (v->len) memcpy(items, v->items, v->len * sizeof *items);
+  hp_pool_free(v->items);
+  v->items = items;
+  v->cap = cap;
+  v->items[v->len++] = x;
+}
+
+void hpC_vec_free(hpC_vec *v) {
+  hp_pool_free(v->items);
+  v->items = NULL;
+  v->len = v->cap = 0;
+}
+
+bool hpC_vec_remove(hpC_vec *v, uintptr_t x) {
+  for (size_t i = 0; i < v->len; i++) {
+    if (v->items[i] == x) {
+      v->items[i] = v->items[--v->len];
+      return true;
+    }
+  }
+  return false;
+}
