@@ -37,8 +37,8 @@ static void *large_alloc(hp_runtime *rt, size_t bytes, bool respect_due, bool *d
   pthread_mutex_lock(&rt->alloc_mu);
   void *p = NULL;
   *due = hpC_major_due(rt);
-  if (!(respect_due && *due) && !(rt->cfg.heap_limit && hpC_heap_size(rt) + bytes > rt->cfg.heap_limit)) {
-    p = hpC_old_alloc(&rt->heap, bytes);
+  if (!(respect_due && *due) && !(rt->cfg.heap_limit && hpC_committed(rt) + bytes > rt->cfg.heap_limit)) {
+    p = hpC_old_alloc(&rt->gens, bytes);
     if (p != NULL) {
       rt->bytes_allocated += bytes;
       rt->stats.bytes_allocated_large += bytes;
@@ -52,7 +52,7 @@ static void *large_alloc(hp_runtime *rt, size_t bytes, bool respect_due, bool *d
 static bool over_limit(hp_runtime *rt) {
   if (rt->cfg.heap_limit == 0) return false;
   pthread_mutex_lock(&rt->alloc_mu);
-  bool over = hpC_heap_size(rt) > rt->cfg.heap_limit;
+  bool over = hpC_committed(rt) > rt->cfg.heap_limit;
   pthread_mutex_unlock(&rt->alloc_mu);
   return over;
 }
@@ -120,7 +120,7 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   /* If we only joined another thread's collection, others may have filled eden again before
    * we got to it: while eden has a run long enough and the heap is under its limit, collect
    * again. Each round frees eden; a collection of our own reserves our buffer first. */
-  while (p == NULL && !ours && !large && bytes <= rt->heap.eden.max_run && !over_limit(rt)) {
+  while (p == NULL && !ours && !large && bytes <= rt->gens.eden.max_run && !over_limit(rt)) {
     ours = collect_for(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR, bytes, large);
     p = try_alloc(rt, th, bytes, large, &due);
   }

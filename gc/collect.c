@@ -14,27 +14,27 @@
  * ------------------------------------------------------------------------------------ */
 
 bool hpC_runtime_init(hp_runtime *rt) {
-  pthread_mutex_init(&rt->lock, NULL);
+  pthread_mutex_init(&rt->roots_mu, NULL);
   pthread_mutex_init(&rt->alloc_mu, NULL);
   pthread_mutex_init(&rt->world_mu, NULL);
   pthread_cond_init(&rt->cv_stopped, NULL);
   pthread_cond_init(&rt->cv_resume, NULL);
   rt->created_ns = hpS_now_ns();
   rt->stats.version = HP_GC_STATS_VERSION;
-  if (!hpC_heap_init(rt)) return false;
+  if (!hpC_generations_init(rt)) return false;
   rt->main = hpC_mutator_new(rt);
-  if (rt->main == NULL) { hpC_heap_destroy(rt); return false; }
+  if (rt->main == NULL) { hpC_generations_destroy(rt); return false; }
   return true;
 }
 
 void hpC_runtime_destroy(hp_runtime *rt) {
-  hpC_heap_destroy(rt);
+  hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);
   hpC_vec_free(&rt->ranges);
   hpC_vec_free(&rt->pins);
   hp_pool_free(rt->callbacks);
-  pthread_mutex_destroy(&rt->lock);
+  pthread_mutex_destroy(&rt->roots_mu);
   pthread_mutex_destroy(&rt->alloc_mu);
   pthread_mutex_destroy(&rt->world_mu);
   pthread_cond_destroy(&rt->cv_stopped);
@@ -53,25 +53,20 @@ void hpC_tlab_retire(hpC_mutator *th) {
 }
 
 void hpC_mutator_hand_over(hpC_mutator *th) {
-  hpC_heap *h = &th->rt->heap;
+  hpC_generations *h = &th->rt->gens;
   for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&h->remset, th->remset.items[i]);
   for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
   th->remset.len = th->tlabs.len = 0;
 }
 
-static int cmp_tlab(const void *a, const void *b) {
-  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 void hpC_retire_tlabs(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   for (hpC_mutator *th = rt->threads; th; th = th->next) {
     hpC_tlab_retire(th);
     /* What the thread's barrier remembered, and the TLABs it took, go to the heap. */
     hpC_mutator_hand_over(th);
   }
-  if (h->tlabs.len > 2) qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), cmp_tlab);
+  if (h->tlabs.len > 2) qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), hpC_cmp_word);
   hpC_eden_sync(h);
 }
 
@@ -107,9 +102,9 @@ bool hpC_with_world_stopped(hp_runtime *rt, hpC_mutator *th, bool retry,
  * ------------------------------------------------------------------------------------ */
 
 bool hpC_major_due(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   if (h->old_bytes >= h->major_threshold) return true;
-  return rt->cfg.heap_limit && hpC_heap_size(rt) >= rt->cfg.heap_limit;
+  return rt->cfg.heap_limit && hpC_committed(rt) >= rt->cfg.heap_limit;
 }
 
 static unsigned pause_bucket(uint64_t ns) {
@@ -127,8 +122,8 @@ static void record_pause(struct hp_gc_pause_stats *p, uint64_t ns) {
   p->histogram[pause_bucket(ns)]++;
 }
 
-size_t hpC_heap_in_use(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+size_t hpC_in_use(hp_runtime *rt) {
+  hpC_generations *h = &rt->gens;
   return hpC_space_used(&h->eden) + hpC_space_used(&h->from) + h->pinned_bytes + h->old_bytes;
 }
 
@@ -144,12 +139,12 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
   hp_gc_kind kind = co->kind;
   struct hp_gc_stats *st = &rt->stats;
   uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
-  size_t before = hpC_heap_in_use(rt);
+  size_t before = hpC_in_use(rt);
   hp_gc_event ev = { .kind = kind, .end = false, .number = number, .heap_before = before };
   if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
   if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
 
-  hpC_cycle cy = { 0 };
+  hpC_results cy = { 0 };
   if (kind == HP_GC_MINOR) hpC_minor(rt, false, &cy);
   else hpC_major(rt, &cy);
 
@@ -162,22 +157,21 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
   st->bytes_promoted += cy.promoted;
   st->bytes_pinned += cy.pinned;
   st->objects_freed += cy.freed_objects;
-  size_t after = hpC_heap_in_use(rt);
+  size_t after = hpC_in_use(rt);
   ev.end = true;
   ev.pause_ns = pause;
   ev.heap_after = after;
   ev.promoted = cy.promoted;
   ev.copied = cy.copied;
   if (rt->cfg.gc_log)
-    hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK%s",
+    hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK",
              kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)number, (double)pause / 1e6,
-             before >> 10, after >> 10, hpC_heap_size(rt) >> 10, cy.copied >> 10, cy.promoted >> 10,
-             kind == HP_GC_MAJOR ? "" : "");
+             before >> 10, after >> 10, hpC_committed(rt) >> 10, cy.copied >> 10, cy.promoted >> 10);
   if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
   rt->last_kind = kind;
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
-  if (th->refill_need && !(rt->cfg.heap_limit && hpC_heap_size(rt) > rt->cfg.heap_limit))
+  if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))
     (void)hpC_tlab_refill(rt, th, th->refill_need);
 }
 

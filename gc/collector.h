@@ -88,8 +88,8 @@ typedef struct hpC_callback { hp_roots_fn fn; void *data; } hpC_callback;
 
 struct hp_runtime {
   hp_config cfg;
-  hpC_heap heap;
-  pthread_mutex_t lock;           /* the root registries and pins */
+  hpC_generations gens;
+  pthread_mutex_t roots_mu;       /* the root registries (roots, ranges, callbacks) and pins */
   pthread_mutex_t alloc_mu;       /* eden's runs and old-generation allocation by mutators */
   /* threads and the stop-the-world protocol (gc/mutator.c) */
   pthread_mutex_t world_mu;
@@ -149,6 +149,6 @@ HP_INTERNAL void hpC_retire_tlabs(hp_runtime *rt);
 /* Whether the old generation has grown enough for a major collection. */
 HP_INTERNAL bool hpC_major_due(hp_runtime *rt);
 /* Bytes of live young data plus the old generation's blocks (what an event reports). */
-HP_INTERNAL size_t hpC_heap_in_use(hp_runtime *rt);
+HP_INTERNAL size_t hpC_in_use(hp_runtime *rt);
 
 #endif /* HP_GC_COLLECTOR_H */

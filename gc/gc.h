@@ -7,7 +7,8 @@
  *   bit 1       REMEMBERED: an old object that is in the remembered set
  *   bit 2       PINNED: fixed in place in the young address range (gc/minor.c, "Pinning");
  *               with age 15 it was promoted in place and belongs to the old generation
- *   bit 3       MARKED: the mark bit of a pinned object (others use the pools' MARK bitmap)
+ *   bit 3       MARKED: the mark bit of a pinned object (others use the pools' MARK bitmap);
+ *               SCANNED in a minor collection's remembered-set scan (see HPC_SCANNED)
  *   bits 4-7    age: minor collections survived (0-15)
  *   bits 8-23   type id (1-65535; 0 is the filler that pads an unused buffer tail)
  *   bits 24-63  words of the object, header included (objects up to 8 TiB)
@@ -50,6 +51,10 @@
 #define HPC_REMEMBERED ((uint64_t)2)
 #define HPC_PINNED ((uint64_t)4)
 #define HPC_MARKED ((uint64_t)8)
+/* The same bit, under another name, while a minor collection scans the remembered set: an
+ * object logged twice (two threads raced to remember it) is scanned once. Mark bits are all
+ * clear then ([old-alloc]; pinned objects' too), and it is cleared before the scan ends. */
+#define HPC_SCANNED HPC_MARKED
 #define HPC_AGE_SHIFT 4
 #define HPC_AGE_MASK ((uint64_t)15 << HPC_AGE_SHIFT)
 #define HPC_AGE_PINNED_OLD 15   /* a PINNED object with this age was promoted in place */
@@ -63,14 +68,14 @@
 #define HPC_MAX_TYPES 65535
 #define HPC_TLAB_SIZE ((size_t)32 << 10)
 
-typedef struct hpC_heap hpC_heap;
+typedef struct hpC_generations hpC_generations;
 typedef struct hpC_mutator hpC_mutator;
 
 hp_inline uint64_t *hpC_header(const void *body) { return (uint64_t *)body - 1; }
-hp_inline size_t hpC_words(uint64_t h) { return (size_t)(h >> HPC_WORDS_SHIFT); }
-hp_inline size_t hpC_bytes(uint64_t h) { return hpC_words(h) * 8; }
-hp_inline unsigned hpC_type_id(uint64_t h) { return (unsigned)((h & HPC_TYPE_MASK) >> HPC_TYPE_SHIFT); }
-hp_inline unsigned hpC_age(uint64_t h) { return (unsigned)((h & HPC_AGE_MASK) >> HPC_AGE_SHIFT); }
+hp_inline size_t hpC_words(uint64_t hw) { return (size_t)(hw >> HPC_WORDS_SHIFT); }
+hp_inline size_t hpC_bytes(uint64_t hw) { return hpC_words(hw) * 8; }
+hp_inline unsigned hpC_type_id(uint64_t hw) { return (unsigned)((hw & HPC_TYPE_MASK) >> HPC_TYPE_SHIFT); }
+hp_inline unsigned hpC_age(uint64_t hw) { return (unsigned)((hw & HPC_AGE_MASK) >> HPC_AGE_SHIFT); }
 hp_inline uint64_t hpC_make_header(size_t words, unsigned type_id) {
   return ((uint64_t)words << HPC_WORDS_SHIFT) | ((uint64_t)type_id << HPC_TYPE_SHIFT);
 }
@@ -87,6 +92,9 @@ hp_inline void hpC_vec_push(hpC_vec *v, uintptr_t x) {
 HP_INTERNAL void hpC_vec_free(hpC_vec *v);
 /* Removes the first item equal to x; false if absent. */
 HP_INTERNAL bool hpC_vec_remove(hpC_vec *v, uintptr_t x);
+/* The qsort comparator of words (addresses) in ascending order; also sorts (start, end)
+ * pairs by their start. */
+HP_INTERNAL int hpC_cmp_word(const void *a, const void *b);
 
 /* A space of the young generation (eden, or one survivor semispace): its range, less the
  * objects pinned in it, is a sorted list of free runs, handed out by a bump in order.
@@ -102,7 +110,7 @@ typedef struct hpC_space {
   size_t max_run;                         /* bytes of the longest run */
 } hpC_space;
 
-struct hpC_heap {
+struct hpC_generations {
   /* young */
   hpP_page *young_span;
   uintptr_t young_lo, young_hi;
@@ -138,8 +146,8 @@ HP_INTERNAL bool hpC_tlab_refill(hp_runtime *rt, hpC_mutator *th, size_t need);
 /* Takes between need and want bytes of eden for a TLAB: its start, with *got set; 0 when
  * eden is full. Lock-free but for moving to the next run (under alloc_mu). */
 HP_INTERNAL uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got);
-HP_INTERNAL void hpC_eden_sync(hpC_heap *h);
-HP_INTERNAL void hpC_eden_publish(hpC_heap *h);
+HP_INTERNAL void hpC_eden_sync(hpC_generations *h);
+HP_INTERNAL void hpC_eden_publish(hpC_generations *h);
 /* Recomputes the runs of s: its range less the pinned objects in it; empties it. */
 HP_INTERNAL void hpC_space_reset(hpC_space *s, const hpC_vec *pinned);
 /* Moves to the next run with at least `need` bytes, filling what is left behind; false (and
@@ -152,16 +160,16 @@ HP_INTERNAL void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, vo
 /* The header of the young object (not a filler) that contains address a, or NULL. Eden is
  * parsed from the start of the TLAB that holds a (at most one TLAB's worth of objects),
  * from-space found through the start bits, pinned objects by binary search. */
-HP_INTERNAL uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a);
+HP_INTERNAL uint64_t *hpC_young_object_of(hpC_generations *h, uintptr_t a);
 /* The eden object that holds a, parsed from the TLAB records `tlabs` (sorted pairs). */
 HP_INTERNAL uint64_t *hpC_eden_object_in(const hpC_vec *tlabs, uintptr_t a);
 /* The pinned object that contains a, or NULL. */
-HP_INTERNAL uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a);
-hp_inline void hpC_set_start(hpC_heap *h, const void *hdr) {
+HP_INTERNAL uint64_t *hpC_pinned_object_of(const hpC_generations *h, uintptr_t a);
+hp_inline void hpC_set_start(hpC_generations *h, const void *hdr) {
   size_t w = ((uintptr_t)hdr - h->young_lo) / 8;
   h->starts[w / 64] |= (uint64_t)1 << (w % 64);
 }
-hp_inline bool hpC_is_start(const hpC_heap *h, const void *hdr) {
+hp_inline bool hpC_is_start(const hpC_generations *h, const void *hdr) {
   size_t w = ((uintptr_t)hdr - h->young_lo) / 8;
   return (h->starts[w / 64] >> (w % 64)) & 1;
 }
@@ -176,21 +184,21 @@ HP_INTERNAL const hp_type *hpC_type(unsigned id);
 hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 
 /* ---- Spaces ---- */
-HP_INTERNAL bool hpC_heap_init(hp_runtime *rt);
-HP_INTERNAL void hpC_heap_destroy(hp_runtime *rt);
+HP_INTERNAL bool hpC_generations_init(hp_runtime *rt);
+HP_INTERNAL void hpC_generations_destroy(hp_runtime *rt);
 /* [young-range]: the young range is [young_lo, young_hi + 8): one word past the span, so
  * that the body pointer of a zero-size object at the very end (== young_hi) is young too.
  * No other managed pointer can fall in that word: a body is never at a block's start. */
-hp_inline size_t hpC_young_size(const hpC_heap *h) { return h->young_hi - h->young_lo + 8; }
-hp_inline bool hpC_is_young(const hpC_heap *h, const void *p) {
+hp_inline size_t hpC_young_size(const hpC_generations *h) { return h->young_hi - h->young_lo + 8; }
+hp_inline bool hpC_is_young(const hpC_generations *h, const void *p) {
   return (uintptr_t)p - h->young_lo < hpC_young_size(h);
 }
 /* The old object whose header starts the block that holds p, or NULL. */
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
 /* Allocates an old-generation object of `bytes` (header included), not zeroed; NULL if the
  * pools are exhausted. */
-HP_INTERNAL void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes);
-hp_inline void *hpC_old_alloc(hpC_heap *h, size_t bytes) {
+HP_INTERNAL void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes);
+hp_inline void *hpC_old_alloc(hpC_generations *h, size_t bytes) {
   if (hp_unlikely(bytes > HPP_LARGE_MAX)) return hpC_old_alloc_slow(h, bytes);
   unsigned cls = hpP_class_of(bytes);
   void *b = hpP_tracked_alloc_class(h->old, cls);
@@ -201,21 +209,21 @@ hp_inline void *hpC_old_alloc(hpC_heap *h, size_t bytes) {
   return b;
 }
 /* Bytes committed by the heap now (young span + old blocks). */
-HP_INTERNAL size_t hpC_heap_size(hp_runtime *rt);
+HP_INTERNAL size_t hpC_committed(hp_runtime *rt);
 
 /* ---- Tracing ---- */
 /* Calls visit on each managed slot of the object with header at hdr. Inlined into each
  * collector loop with its own visitor, so that visit is a direct (inlined) call there. */
 hp_inline void hpC_trace_with(uint64_t *hdr, hp_visit_fn visit, void *ctx) {
-  uint64_t h = *hdr;
-  const hp_type *type = hpC_types[hpC_type_id(h)];
-  if (hp_unlikely(type == NULL)) hpC_bad_type(hpC_type_id(h));
+  uint64_t hw = *hdr;
+  const hp_type *type = hpC_types[hpC_type_id(hw)];
+  if (hp_unlikely(type == NULL)) hpC_bad_type(hpC_type_id(hw));
   if (type->flags & HP_TYPE_LEAF) return;                /* fillers (id 0) are leaves */
   char *body = (char *)(hdr + 1);
   for (uint32_t i = 0; i < type->noffsets; i++) visit((void **)(body + type->offsets[i]), ctx);
   if (type->flags & HP_TYPE_ARRAY) {
     void **slot = (void **)(body + ((type->size + 7) & ~(size_t)7));
-    void **end = (void **)((char *)hdr + hpC_bytes(h));
+    void **end = (void **)((char *)hdr + hpC_bytes(hw));
     for (; slot < end; slot++) visit(slot, ctx);
   }
   if (type->trace) type->trace(body, visit, ctx);
@@ -225,14 +233,14 @@ HP_INTERNAL void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx);
 HP_INTERNAL void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx);
 
 /* ---- Collections (world stopped, TLABs retired) ---- */
-typedef struct hpC_cycle {
+typedef struct hpC_results {
   size_t copied, promoted, pinned;        /* bytes */
   size_t freed_objects;
-} hpC_cycle;
-HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy);
+} hpC_results;
+HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy);
 /* Recomputes eden's and to-space's runs around the pinned objects and forgets the TLABs. */
-HP_INTERNAL void hpC_young_reset(hpC_heap *h);
-HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_cycle *cy);
+HP_INTERNAL void hpC_young_reset(hpC_generations *h);
+HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_results *cy);
 
 /* ---- Cards of large pointer arrays ----
  * An old HP_TYPE_ARRAY object without a trace callback that is larger than 64 KiB (so alone
@@ -263,10 +271,10 @@ typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);
  * have captured them; returns the stack bytes scanned. */
 HP_INTERNAL size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
 /* The managed object (young, pinned or old) that holds address a, or NULL. */
-HP_INTERNAL uint64_t *hpC_object_of(hpC_heap *h, uintptr_t a);
+HP_INTERNAL uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a);
 /* A word equal to a young object's header address may also be the body pointer of a
  * zero-size object just before it: that object, or NULL. */
-HP_INTERNAL uint64_t *hpC_zero_size_before(hpC_heap *h, uintptr_t a);
+HP_INTERNAL uint64_t *hpC_zero_size_before(hpC_generations *h, uintptr_t a);
 
 /* ---- Verification ---- */
 HP_INTERNAL size_t hpC_verify(hp_runtime *rt, const char *when);

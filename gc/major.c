@@ -40,14 +40,14 @@ static void mark_slot(void **slot, void *ctx) {
   void *p = *slot;
   if (!hpP_contains(p)) return;
   uint64_t *hdr = (uint64_t *)p - 1;
-  if (hpC_is_young(&m->rt->heap, p)) {               /* after the promotion: pinned only */
+  if (hpC_is_young(&m->rt->gens, p)) {               /* after the promotion: pinned only */
     if (HP_DEBUG >= 1 && !(*hdr & HPC_PINNED))
       hpS_fatal("hp: slot %p holds %p, a young object that is not pinned, after promotion", (void *)slot, p);
     mark_pinned(m, hdr);
     return;
   }
   hpP_page *pg = hpP_span_of(hdr);
-  if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != m->rt->heap.old)
+  if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != m->rt->gens.old)
     return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
   if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
@@ -62,9 +62,9 @@ static void mark_object(marker *m, uint64_t *hdr) {
 }
 
 static void mark_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
-  uint64_t *hdr = hpC_object_of(&rt->heap, w);
+  uint64_t *hdr = hpC_object_of(&rt->gens, w);
   if (hdr != NULL) mark_object(ctx, hdr);
-  hdr = hpC_zero_size_before(&rt->heap, w);
+  hdr = hpC_zero_size_before(&rt->gens, w);
   if (hdr != NULL) mark_object(ctx, hdr);
 }
 
@@ -101,7 +101,7 @@ static void mark(marker *m) {
 
 /* Drops the remembered objects that are about to be swept: after the promotion the set holds
  * only objects that point to pinned ones, and a dead one must not outlive its block. */
-static void filter_remembered(hpC_heap *h) {
+static void filter_remembered(hpC_generations *h) {
   hpC_vec *rs = &h->remset;
   size_t kept = 0;
   for (size_t i = 0; i < rs->len; i++) {
@@ -114,7 +114,7 @@ static void filter_remembered(hpC_heap *h) {
 }
 
 typedef struct sweeper {
-  hpC_heap *h;
+  hpC_generations *h;
   size_t freed_objects, freed_bytes;
 } sweeper;
 
@@ -161,8 +161,8 @@ static void sweep_huge(sweeper *s) {
   v->len = kept;
 }
 
-void hpC_major(hp_runtime *rt, hpC_cycle *cy) {
-  hpC_heap *h = &rt->heap;
+void hpC_major(hp_runtime *rt, hpC_results *cy) {
+  hpC_generations *h = &rt->gens;
   hpC_minor(rt, true, cy);                 /* the young generation is empty afterwards */
   marker m = { .rt = rt };
   mark(&m);

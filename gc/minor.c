@@ -21,7 +21,7 @@
 
 typedef struct minor {
   hp_runtime *rt;
-  hpC_heap *h;
+  hpC_generations *h;
   hpC_space *to;
   hpC_vec promoted;           /* headers of objects promoted (or pinned) and not yet scanned */
   bool promote_all;
@@ -47,12 +47,12 @@ hp_inline void copy_words(uint64_t *dst, const uint64_t *src, size_t bytes) {
   }
 }
 
-/* Copies the object at hdr (header h) to to-space or the old generation; returns its new
+/* Copies the object at hdr (header word hw) to to-space or the old generation; returns its new
  * body. */
-static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
-  size_t bytes = hpC_bytes(h);
-  hp_assert(!(h & (HPC_FORWARDED | HPC_PINNED | HPC_REMEMBERED)) && bytes >= 8);
-  unsigned age = hpC_age(h) + 1;
+static void *copy(minor *c, uint64_t *hdr, uint64_t hw) {
+  size_t bytes = hpC_bytes(hw);
+  hp_assert(!(hw & (HPC_FORWARDED | HPC_PINNED | HPC_REMEMBERED)) && bytes >= 8);
+  unsigned age = hpC_age(hw) + 1;
   hpC_space *to = c->to;
   uint64_t *dst;
   if (!c->promote_all && age < c->tenure &&
@@ -62,13 +62,13 @@ static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
     c->copied += bytes;
     c->age_bytes[age] += bytes;
     copy_words(dst, hdr, bytes);
-    *dst = (h & ~HPC_AGE_MASK) | ((uint64_t)age << HPC_AGE_SHIFT);
+    *dst = (hw & ~HPC_AGE_MASK) | ((uint64_t)age << HPC_AGE_SHIFT);
     hpC_set_start(c->h, dst);
   } else {
     dst = hpC_old_alloc(c->h, bytes);
     hp_check(dst != NULL, "hp: out of memory while promoting %zu bytes (address space exhausted)", bytes);
     copy_words(dst, hdr, bytes);
-    *dst = h & ~HPC_AGE_MASK;
+    *dst = hw & ~HPC_AGE_MASK;
     c->promoted_bytes += bytes;
     hpC_vec_push(&c->promoted, (uintptr_t)dst);
   }
@@ -78,7 +78,7 @@ static void *copy(minor *c, uint64_t *hdr, uint64_t h) {
 
 /* Evacuates (or finds the copy of) the young object that *slot points to, p. */
 static void visit_young(minor *c, void **slot, void *p) {
-  hpC_heap *h = c->h;
+  hpC_generations *h = c->h;
   uintptr_t a = (uintptr_t)p;
   uint64_t *hdr = (uint64_t *)p - 1;
   if (a - c->to->lo < c->to->hi - c->to->lo && hpC_is_start(h, hdr)) {
@@ -109,7 +109,7 @@ static void visit_young(minor *c, void **slot, void *p) {
 hp_inline void visit_slot(void **slot, void *ctx) {
   minor *c = ctx;
   void *p = *slot;
-  hpC_heap *h = c->h;
+  hpC_generations *h = c->h;
   if (hp_likely(!hpC_is_young(h, p))) return;
   visit_young(c, slot, p);
 }
@@ -149,17 +149,12 @@ static void pin_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
   if (hdr != NULL && !(*hdr & HPC_PINNED)) pin(c, hdr);
 }
 
-static int cmp_addr(const void *a, const void *b) {
-  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Unpins last collection's pinned young objects, pins what the stacks and hp_pin name now,
  * and queues every pinned object to be traced. The list keeps the unpinned ones until the
  * end of the collection: their holes stay out of to-space while they may be evacuated. */
 static void pin_roots(minor *c) {
   hp_runtime *rt = c->rt;
-  hpC_heap *h = c->h;
+  hpC_generations *h = c->h;
   for (size_t i = 0; i < h->pinned.len; i++) {
     uint64_t *hdr = (uint64_t *)h->pinned.items[i];
     if (!pinned_old(*hdr)) *hdr &= ~HPC_PINNED;
@@ -175,7 +170,7 @@ static void pin_roots(minor *c) {
   }
   if (c->newly_pinned.len) {
     for (size_t i = 0; i < c->newly_pinned.len; i++) hpC_vec_push(&h->pinned, c->newly_pinned.items[i]);
-    qsort(h->pinned.items, h->pinned.len, sizeof(uintptr_t), cmp_addr);
+    qsort(h->pinned.items, h->pinned.len, sizeof(uintptr_t), hpC_cmp_word);
     hpC_vec_free(&c->newly_pinned);
   }
   for (size_t i = 0; i < h->pinned.len; i++)
@@ -186,7 +181,7 @@ static void pin_roots(minor *c) {
  * collection) are promoted in place; the unpinned ones leave the list (they were evacuated,
  * or are garbage). */
 static void settle_pinned(minor *c) {
-  hpC_heap *h = c->h;
+  hpC_generations *h = c->h;
   size_t kept = 0, bytes = 0;
   for (size_t i = 0; i < h->pinned.len; i++) {
     uint64_t *hdr = (uint64_t *)h->pinned.items[i];
@@ -210,8 +205,6 @@ static void settle_pinned(minor *c) {
  *  The scan
  * ------------------------------------------------------------------------------------ */
 
-/* Scans the remembered set: each object is traced, and stays remembered only if it still
- * holds a young pointer afterwards. */
 /* Visits the fixed slots of a carded array and the slots of its marked cards; a card stays
  * marked while one of its slots still points young. */
 static void scan_cards(minor *c, uint64_t *hdr, const hp_type *t) {
@@ -246,30 +239,32 @@ static void scan_cards(minor *c, uint64_t *hdr, const hp_type *t) {
   c->points_young = any;
 }
 
+/* Scans the remembered set: each object is traced, and stays remembered only if it still
+ * holds a young pointer afterwards. */
 static void scan_remembered(minor *c) {
   hpC_vec *rs = &c->h->remset;
   size_t n = rs->len, kept = 0;
   for (size_t i = 0; i < n; i++) {
     uint64_t *hdr = hpC_header((void *)rs->items[i]);
-    if (*hdr & HPC_MARKED) continue;                  /* logged twice (two threads raced) */
+    if (*hdr & HPC_SCANNED) continue;                  /* logged twice (two threads raced) */
     *hdr &= ~HPC_REMEMBERED;
     c->points_young = false;
     const hp_type *t = hpC_types[hpC_type_id(*hdr)];
     if (hpC_carded(*hdr, t)) scan_cards(c, hdr, t);
     else hpC_trace_with(hdr, visit_slot, c);
     if (c->points_young) {
-      *hdr |= HPC_REMEMBERED | HPC_MARKED;            /* MARKED: seen, until the loop ends */
+      *hdr |= HPC_REMEMBERED | HPC_SCANNED;            /* seen, until the loop ends */
       rs->items[kept++] = rs->items[i];
     }
   }
-  for (size_t i = 0; i < kept; i++) *hpC_header((void *)rs->items[i]) &= ~HPC_MARKED;
+  for (size_t i = 0; i < kept; i++) *hpC_header((void *)rs->items[i]) &= ~HPC_SCANNED;
   /* Objects remembered since (promoted ones) were appended after n: keep them too. */
   for (size_t i = n; i < rs->len; i++) rs->items[kept++] = rs->items[i];
   rs->len = kept;
 }
 
 /* Marks the cards of the slots of a promoted carded array that still point young. */
-static void mark_young_cards(hpC_heap *h, uint64_t *hdr, const hp_type *t) {
+static void mark_young_cards(hpC_generations *h, uint64_t *hdr, const hp_type *t) {
   uintptr_t hi = (uintptr_t)hdr + hpC_bytes(*hdr);
   for (uintptr_t s = hpC_card_lo(hdr, t); s < hi; s += 8)
     if (hpC_is_young(h, *(void **)s)) hpC_cards_mark(s, s + 8);
@@ -331,7 +326,7 @@ static void poison_runs(const hpC_space *s) {
   for (size_t r = 0; r < s->nruns; r++) memset((void *)s->runs[r].lo, HPC_DEAD_YOUNG, s->runs[r].hi - s->runs[r].lo);
 }
 
-void hpC_young_reset(hpC_heap *h) {
+void hpC_young_reset(hpC_generations *h) {
   hpC_space_reset(&h->eden, &h->pinned);
   hpC_space_reset(&h->to, &h->pinned);
   if (HP_DEBUG >= 2) { poison_runs(&h->eden); poison_runs(&h->to); }
@@ -339,8 +334,8 @@ void hpC_young_reset(hpC_heap *h) {
   hpC_eden_publish(h);
 }
 
-void hpC_minor(hp_runtime *rt, bool promote_all, hpC_cycle *cy) {
-  hpC_heap *h = &rt->heap;
+void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
+  hpC_generations *h = &rt->gens;
   minor c = { .rt = rt, .h = h, .to = &h->to, .promote_all = promote_all, .tenure = h->tenure };
   memset(h->starts + (h->to.lo - h->young_lo) / 512, 0, (h->to.hi - h->to.lo) / 64);
 

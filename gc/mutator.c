@@ -149,8 +149,8 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
   memset(th, 0, sizeof *th);
   th->rt = rt;
   th->pub.large_object_size = rt->cfg.large_object_size;
-  th->pub.young_lo = rt->heap.young_lo;
-  th->pub.young_size = hpC_young_size(&rt->heap);
+  th->pub.young_lo = rt->gens.young_lo;
+  th->pub.young_size = hpC_young_size(&rt->gens);
   th->stress_countdown = rt->cfg.stress;
   th->self = pthread_self();
   hpC_mutator_stack_init(th);

@@ -10,19 +10,19 @@
  *  Registries
  * ------------------------------------------------------------------------------------ */
 
-/* The registries change under rt->lock; a collection reads them with the world stopped,
+/* The registries change under rt->roots_mu; a collection reads them with the world stopped,
  * that is while no attached thread is inside these functions. */
 static int vec_add(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_lock(&rt->roots_mu);
   hpC_vec_push(v, x);
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(&rt->roots_mu);
   return 0;
 }
 
 static int vec_remove(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_lock(&rt->roots_mu);
   bool found = hpC_vec_remove(v, x);
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(&rt->roots_mu);
   if (found) return 0;
   errno = ENOENT;
   return -1;
@@ -46,31 +46,31 @@ int hp_root_range_remove(hp_runtime *rt, hp_root_range *range) {
 
 int hp_root_callback_add(hp_runtime *rt, hp_roots_fn fn, void *data) {
   hp_check_api(fn != NULL, "hp: hp_root_callback_add(NULL)");
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_lock(&rt->roots_mu);
   if (rt->ncallbacks == rt->callbacks_cap) {
     size_t cap = rt->callbacks_cap ? rt->callbacks_cap * 2 : 8;
     hpC_callback *c = hp_pool_alloc(cap * sizeof *c);
-    if (c == NULL) { pthread_mutex_unlock(&rt->lock); errno = ENOMEM; return -1; }
+    if (c == NULL) { pthread_mutex_unlock(&rt->roots_mu); errno = ENOMEM; return -1; }
     for (size_t i = 0; i < rt->ncallbacks; i++) c[i] = rt->callbacks[i];
     hp_pool_free(rt->callbacks);
     rt->callbacks = c;
     rt->callbacks_cap = cap;
   }
   rt->callbacks[rt->ncallbacks++] = (hpC_callback){ fn, data };
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(&rt->roots_mu);
   return 0;
 }
 
 int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data) {
-  pthread_mutex_lock(&rt->lock);
+  pthread_mutex_lock(&rt->roots_mu);
   for (size_t i = 0; i < rt->ncallbacks; i++) {
     if (rt->callbacks[i].fn == fn && rt->callbacks[i].data == data) {
       rt->callbacks[i] = rt->callbacks[--rt->ncallbacks];
-      pthread_mutex_unlock(&rt->lock);
+      pthread_mutex_unlock(&rt->roots_mu);
       return 0;
     }
   }
-  pthread_mutex_unlock(&rt->lock);
+  pthread_mutex_unlock(&rt->roots_mu);
   errno = ENOENT;
   return -1;
 }
@@ -79,7 +79,7 @@ typedef struct eden_lookup { uintptr_t a; uint64_t *hdr; } eden_lookup;
 
 static void find_in_eden(hp_runtime *rt, void *arg) {
   eden_lookup *l = arg;
-  l->hdr = hpC_young_object_of(&rt->heap, l->a);
+  l->hdr = hpC_young_object_of(&rt->gens, l->a);
 }
 
 /* Whether obj is the body of an object of rt, asked by thread th while it runs. Pinned
@@ -90,7 +90,7 @@ static void find_in_eden(hp_runtime *rt, void *arg) {
  * object starts. */
 static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   uint64_t *hdr = hpC_header(obj);
   if (!hpC_is_young(h, hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
   uintptr_t a = (uintptr_t)hdr;

@@ -30,3 +30,8 @@ bool hpC_vec_remove(hpC_vec *v, uintptr_t x) {
   }
   return false;
 }
+
+int hpC_cmp_word(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}

@@ -9,7 +9,7 @@
 
 typedef struct verifier {
   hp_runtime *rt;
-  hpC_heap *h;
+  hpC_generations *h;
   const char *when;
   uint64_t *young_starts;     /* one bit per 8 bytes of the young span: an object header */
   uint64_t *obj;              /* the object being checked */
@@ -34,7 +34,7 @@ static size_t young_bit(const verifier *v, uintptr_t a) { return (a - v->h->youn
 static void check_slot(void **slot, void *ctx) {
   verifier *v = ctx;
   void *p = *slot;
-  hpC_heap *h = v->h;
+  hpC_generations *h = v->h;
   if (!hpP_contains(p)) return;                       /* NULL, or not the heap's: ignored */
   uintptr_t hdr = (uintptr_t)p - 8;
   if (hpC_is_young(h, p)) {
@@ -102,7 +102,7 @@ static void check_old_page(hpP_page *pg, void *arg) {
 }
 
 size_t hpC_verify(hp_runtime *rt, const char *when) {
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   verifier v = { .rt = rt, .h = h, .when = when };
   size_t words = ((h->young_hi - h->young_lo) / 8 + 63) / 64;
   v.young_starts = hp_pool_alloc(words * 8);

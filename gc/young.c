@@ -99,12 +99,12 @@ void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), vo
  *  Eden, shared by the threads
  * ------------------------------------------------------------------------------------ */
 
-void hpC_eden_sync(hpC_heap *h) {
+void hpC_eden_sync(hpC_generations *h) {
   uintptr_t c = atomic_load(&h->eden_cursor);
   if (c <= h->eden.limit) h->eden.top = c;
 }
 
-void hpC_eden_publish(hpC_heap *h) {
+void hpC_eden_publish(hpC_generations *h) {
   /* Cursor first: a thread that sees the new cursor with the old limit finds no room and
    * takes the lock; one that sees the old cursor cannot CAS it any more. */
   atomic_store(&h->eden_cursor, h->eden.top);
@@ -112,7 +112,7 @@ void hpC_eden_publish(hpC_heap *h) {
 }
 
 uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   for (;;) {
     uintptr_t top = atomic_load_explicit(&h->eden_cursor, memory_order_acquire);
     uintptr_t lim = atomic_load_explicit(&h->eden_limit, memory_order_acquire);
@@ -143,7 +143,7 @@ uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
  *  Which young object holds an address
  * ------------------------------------------------------------------------------------ */
 
-uint64_t *hpC_pinned_object_of(const hpC_heap *h, uintptr_t a) {
+uint64_t *hpC_pinned_object_of(const hpC_generations *h, uintptr_t a) {
   size_t i = first_pinned_after(&h->pinned, a);
   if (i == h->pinned.len) return NULL;
   uintptr_t hdr = h->pinned.items[i];
@@ -173,7 +173,7 @@ uint64_t *hpC_eden_object_in(const hpC_vec *tlabs, uintptr_t a) {
 }
 
 /* From-space: the nearest object start at or below a, from the start bits. */
-static uint64_t *from_object_of(hpC_heap *h, uintptr_t a) {
+static uint64_t *from_object_of(hpC_generations *h, uintptr_t a) {
   size_t w = (a - h->young_lo) / 8, first = (h->from.lo - h->young_lo) / 8;
   size_t word = w / 64;
   uint64_t bits = h->starts[word] & (~(uint64_t)0 >> (63 - w % 64));
@@ -187,7 +187,7 @@ static uint64_t *from_object_of(hpC_heap *h, uintptr_t a) {
   return a < (uintptr_t)hdr + hpC_bytes(*hdr) ? hdr : NULL;
 }
 
-uint64_t *hpC_young_object_of(hpC_heap *h, uintptr_t a) {
+uint64_t *hpC_young_object_of(hpC_generations *h, uintptr_t a) {
   uint64_t *p = hpC_pinned_object_of(h, a);
   if (p) return p;
   if (a >= h->eden.lo && a < h->eden.hi) return hpC_eden_object_in(&h->tlabs, a);

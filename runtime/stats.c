@@ -27,7 +27,7 @@ uint64_t hp_gc_pause_quantile(const struct hp_gc_pause_stats *p, double q) {
 static void read_stats(hp_runtime *rt, void *arg) {
   struct hp_gc_stats *out = arg;
   *out = rt->stats;
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   uint64_t allocated = rt->bytes_allocated;
   pthread_t me = pthread_self();
   for (hpC_mutator *th = rt->threads; th; th = th->next) {
@@ -39,7 +39,7 @@ static void read_stats(hp_runtime *rt, void *arg) {
   out->young_live = h->young_live;
   out->old_live = h->old_object_bytes;
   out->old_live_after_major = h->old_live_after_major;
-  out->heap_committed = hpC_heap_size(rt);
+  out->heap_committed = hpC_committed(rt);
   out->heap_resident = hpS_resident((void *)h->young_lo, h->young_hi - h->young_lo) + h->old_bytes;
   out->pinned_objects = h->pinned.len;
   out->pinned_held = h->pinned_bytes;

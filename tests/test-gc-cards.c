@@ -33,7 +33,7 @@ static hp_runtime *make(unsigned verify) {
 static table *new_table(hp_thread *t) {
   table *tb = hp_new(t, &table_type, sizeof(table) + NSLOTS * sizeof(box *));
   ck_assert_ptr_nonnull(tb);
-  ck_assert(!hpC_is_young(&hp_thread_runtime(t)->heap, tb));          /* born old */
+  ck_assert(!hpC_is_young(&hp_thread_runtime(t)->gens, tb));          /* born old */
   tb->n = NSLOTS;
   return tb;
 }
@@ -73,7 +73,7 @@ START_TEST(test_cards_keep_young_alive) {
     ck_assert_uint_eq(set_cards(tb), (NSLOTS + 999) / 1000);   /* still young: still marked */
     for (long i = 0; i < NSLOTS; i++) {
       if (i % 1000 == 0) {
-        ck_assert(hpC_is_young(&rt->heap, tb->slot[i]));
+        ck_assert(hpC_is_young(&rt->gens, tb->slot[i]));
         ck_assert_int_eq(tb->slot[i]->v, i);
       } else {
         ck_assert_ptr_null(tb->slot[i]);
@@ -83,9 +83,9 @@ START_TEST(test_cards_keep_young_alive) {
   }
   hp_collect(t, HP_GC_MINOR);                 /* the third: promoted at tenure age 3 */
   ck_assert_uint_eq(set_cards(tb), 0);
-  ck_assert_uint_eq(rt->heap.remset.len, 0);
+  ck_assert_uint_eq(rt->gens.remset.len, 0);
   for (long i = 0; i < NSLOTS; i += 1000) {
-    ck_assert(!hpC_is_young(&rt->heap, tb->slot[i]));
+    ck_assert(!hpC_is_young(&rt->gens, tb->slot[i]));
     ck_assert_int_eq(tb->slot[i]->v, i);
   }
   ck_assert_uint_eq(hp_verify_heap(rt), 1 + (NSLOTS + 999) / 1000 + 1);

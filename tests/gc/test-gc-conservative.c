@@ -1351,8 +1351,8 @@ END_TEST
 static uint64_t hdr(const void *obj) { return *hpC_header(obj); }
 
 static bool in_pinned_list(hp_runtime *rt, const void *obj) {
-  for (size_t i = 0; i < rt->heap.pinned.len; i++)
-    if (rt->heap.pinned.items[i] == (uintptr_t)hpC_header(obj)) return true;
+  for (size_t i = 0; i < rt->gens.pinned.len; i++)
+    if (rt->gens.pinned.items[i] == (uintptr_t)hpC_header(obj)) return true;
   return false;
 }
 
@@ -1367,9 +1367,9 @@ static bool in_runs(const hpC_space *s, uintptr_t a, uintptr_t e) {
 
 static void check_outside_runs(hp_runtime *rt, const void *obj) {
   uintptr_t a = (uintptr_t)hpC_header(obj), e = a + hpC_bytes(hdr(obj));
-  ck_assert(!in_runs(&rt->heap.eden, a, e));
-  ck_assert(!in_runs(&rt->heap.from, a, e));
-  ck_assert(!in_runs(&rt->heap.to, a, e));
+  ck_assert(!in_runs(&rt->gens.eden, a, e));
+  ck_assert(!in_runs(&rt->gens.from, a, e));
+  ck_assert(!in_runs(&rt->gens.to, a, e));
 }
 
 T_NOINLINE static uintptr_t pinned_young_then_old(hp_runtime *rt, hp_thread *t) {
@@ -1388,7 +1388,7 @@ T_NOINLINE static uintptr_t pinned_young_then_old(hp_runtime *rt, hp_thread *t) 
   hp_collect(t, HP_GC_MAJOR);
   ck_assert_uint_eq(hpC_age(hdr(x)), HPC_AGE_PINNED_OLD);
   ck_assert_uint_eq(hdr(x) & (HPC_PINNED | HPC_MARKED), HPC_PINNED);
-  ck_assert(hpC_is_young(&rt->heap, x));
+  ck_assert(hpC_is_young(&rt->gens, x));
   ck_assert(in_pinned_list(rt, x));
   check_outside_runs(rt, x);
   ck_assert(node_ok(x, 9));
@@ -1416,11 +1416,11 @@ START_TEST(test_inside_pinned_header) {
   ck_assert(enc_in_pinned_list(rt, x));             /* old: only a major collection frees it */
   t_forget();
   hp_collect(t, HP_GC_MAJOR);
-  ck_assert_uint_eq(rt->heap.pinned.len, 0);
-  ck_assert_uint_eq(rt->heap.pinned_bytes, 0);
+  ck_assert_uint_eq(rt->gens.pinned.len, 0);
+  ck_assert_uint_eq(rt->gens.pinned_bytes, 0);
   /* Its room is eden's again. */
   uintptr_t a = (uintptr_t)hpC_header(t_dec(x));
-  ck_assert(in_runs(&rt->heap.eden, a, a + NODE_BYTES));
+  ck_assert(in_runs(&rt->gens.eden, a, a + NODE_BYTES));
   hp_runtime_destroy(rt);
 }
 END_TEST
@@ -1443,9 +1443,9 @@ START_TEST(test_inside_pinned_young_released) {
   t_forget();
   hp_collect(t, HP_GC_MINOR);
   ck_assert(!enc_in_pinned_list(rt, x));
-  ck_assert_uint_eq(rt->heap.pinned.len, 0);
+  ck_assert_uint_eq(rt->gens.pinned.len, 0);
   uintptr_t a = (uintptr_t)hpC_header(t_dec(x));
-  ck_assert(in_runs(&rt->heap.eden, a, a + NODE_BYTES) || in_runs(&rt->heap.to, a, a + NODE_BYTES));
+  ck_assert(in_runs(&rt->gens.eden, a, a + NODE_BYTES) || in_runs(&rt->gens.to, a, a + NODE_BYTES));
   hp_runtime_destroy(rt);
 }
 END_TEST
@@ -1459,7 +1459,7 @@ START_TEST(test_inside_object_of) {
   c.adaptive_tenure = false;
   hp_runtime *rt = make(&c, false);
   hp_thread *t = hp_main_thread(rt);
-  hpC_heap *h = &rt->heap;
+  hpC_generations *h = &rt->gens;
   static void *keep[6];
   hp_root_range r = { keep, 6 };
   ck_assert_int_eq(hp_root_range_add(rt, &r), 0);
@@ -1646,10 +1646,10 @@ START_TEST(test_fragmented_eden_medium_object) {
   hp_collect(t, HP_GC_MINOR);
   spread_pins(t, keep);
   hp_collect(t, HP_GC_MAJOR);                       /* pinned old, every 5 KiB or so */
-  ck_assert_uint_ge(rt->heap.pinned.len, NSPREAD);
+  ck_assert_uint_ge(rt->gens.pinned.len, NSPREAD);
   size_t longest = 0;
-  for (size_t i = 0; i < rt->heap.eden.nruns; i++)
-    if (rt->heap.eden.runs[i].hi - rt->heap.eden.runs[i].lo > longest) longest = rt->heap.eden.runs[i].hi - rt->heap.eden.runs[i].lo;
+  for (size_t i = 0; i < rt->gens.eden.nruns; i++)
+    if (rt->gens.eden.runs[i].hi - rt->gens.eden.runs[i].lo > longest) longest = rt->gens.eden.runs[i].hi - rt->gens.eden.runs[i].lo;
   /* The situation under test: no run of eden holds an 8 KiB object. */
   if (longest >= t_obj_bytes(8000)) {
     fprintf(stderr, "%s: not run: a run of %zu bytes is left\n", __func__, longest);

@@ -20,21 +20,21 @@ static hp_type blob_type = { .name = "blob", .size = 0, .flags = HP_TYPE_LEAF };
  * Two layouts: plain bounds, or spaces made of runs around pinned objects (HPC_MARKED comes
  * with those); these tests pin nothing, so each space is one run and `top` its bump. ---- */
 #ifdef HPC_MARKED
-static uintptr_t eden_lo(const hp_runtime *rt) { return rt->heap.eden.lo; }
-static uintptr_t eden_top(const hp_runtime *rt) { return rt->heap.eden.top; }
-static uintptr_t eden_hi(const hp_runtime *rt) { return rt->heap.eden.hi; }
-static uintptr_t from_lo(const hp_runtime *rt) { return rt->heap.from.lo; }
-static uintptr_t from_top(const hp_runtime *rt) { return rt->heap.from.top; }
-static uintptr_t to_lo(const hp_runtime *rt) { return rt->heap.to.lo; }
-static uintptr_t to_hi(const hp_runtime *rt) { return rt->heap.to.hi; }
+static uintptr_t eden_lo(const hp_runtime *rt) { return rt->gens.eden.lo; }
+static uintptr_t eden_top(const hp_runtime *rt) { return rt->gens.eden.top; }
+static uintptr_t eden_hi(const hp_runtime *rt) { return rt->gens.eden.hi; }
+static uintptr_t from_lo(const hp_runtime *rt) { return rt->gens.from.lo; }
+static uintptr_t from_top(const hp_runtime *rt) { return rt->gens.from.top; }
+static uintptr_t to_lo(const hp_runtime *rt) { return rt->gens.to.lo; }
+static uintptr_t to_hi(const hp_runtime *rt) { return rt->gens.to.hi; }
 #else
-static uintptr_t eden_lo(const hp_runtime *rt) { return rt->heap.eden_lo; }
-static uintptr_t eden_top(const hp_runtime *rt) { return rt->heap.eden_top; }
-static uintptr_t eden_hi(const hp_runtime *rt) { return rt->heap.eden_hi; }
-static uintptr_t from_lo(const hp_runtime *rt) { return rt->heap.from_lo; }
-static uintptr_t from_top(const hp_runtime *rt) { return rt->heap.from_top; }
-static uintptr_t to_lo(const hp_runtime *rt) { return rt->heap.to_lo; }
-static uintptr_t to_hi(const hp_runtime *rt) { return rt->heap.to_hi; }
+static uintptr_t eden_lo(const hp_runtime *rt) { return rt->gens.eden_lo; }
+static uintptr_t eden_top(const hp_runtime *rt) { return rt->gens.eden_top; }
+static uintptr_t eden_hi(const hp_runtime *rt) { return rt->gens.eden_hi; }
+static uintptr_t from_lo(const hp_runtime *rt) { return rt->gens.from_lo; }
+static uintptr_t from_top(const hp_runtime *rt) { return rt->gens.from_top; }
+static uintptr_t to_lo(const hp_runtime *rt) { return rt->gens.to_lo; }
+static uintptr_t to_hi(const hp_runtime *rt) { return rt->gens.to_hi; }
 #endif
 
 static hp_runtime *make(hp_config *c) {
@@ -56,7 +56,7 @@ static uint64_t hdr(const void *obj) { return *hpC_header(obj); }
 /* The remembered set: the heap's, plus what the threads' barriers logged since the last
  * collection (merged into the heap's when the world stops). */
 static size_t remset_len(hp_runtime *rt) {
-  size_t n = rt->heap.remset.len;
+  size_t n = rt->gens.remset.len;
   for (hpC_mutator *th = rt->threads; th; th = th->next) n += th->remset.len;
   return n;
 }
@@ -65,15 +65,15 @@ static bool in_remset(hp_runtime *rt, const void *obj) {
   for (hpC_mutator *th = rt->threads; th; th = th->next)
     for (size_t i = 0; i < th->remset.len; i++)
       if (th->remset.items[i] == (uintptr_t)obj) return true;
-  for (size_t i = 0; i < rt->heap.remset.len; i++)
-    if (rt->heap.remset.items[i] == (uintptr_t)obj) return true;
+  for (size_t i = 0; i < rt->gens.remset.len; i++)
+    if (rt->gens.remset.items[i] == (uintptr_t)obj) return true;
   return false;
 }
 
 /* An old object: its header starts a block of the collector's pools heap. */
 static bool is_old_object(hp_runtime *rt, const void *obj) {
   hpP_page *pg;
-  return !hpC_is_young(&rt->heap, obj) && hpC_old_header_of(hpC_header(obj), &pg) == hpC_header(obj) &&
+  return !hpC_is_young(&rt->gens, obj) && hpC_old_header_of(hpC_header(obj), &pg) == hpC_header(obj) &&
          pg != NULL && pg->arena == HPP_ARENA_GC;
 }
 
@@ -93,7 +93,7 @@ START_TEST(test_header_layout) {
     ck_assert_uint_eq(hpC_type_id(h), blob_type.id);
     ck_assert_uint_eq(hpC_age(h), 0);
     ck_assert_uint_eq(hpC_bytes(h) - 8, hp_size(p));
-    ck_assert(hpC_is_young(&rt->heap, p) == (sizes[i] <= 8192));
+    ck_assert(hpC_is_young(&rt->gens, p) == (sizes[i] <= 8192));
     if (sizes[i] > 8192) ck_assert(is_old_object(rt, p));
   }
   /* The header formula of hp.h for a JIT: (total_words << 24) | (type_id << 8). */
@@ -114,7 +114,7 @@ START_TEST(test_age_bits) {
   x = new_node(t, 5);
   for (unsigned k = 1; k < 15; k++) {
     hp_collect(t, HP_GC_MINOR);
-    ck_assert(hpC_is_young(&rt->heap, x));
+    ck_assert(hpC_is_young(&rt->gens, x));
     ck_assert_uint_eq(hpC_age(hdr(x)), k);
     ck_assert_uint_eq(hdr(x) & (HPC_FORWARDED | HPC_REMEMBERED | HPC_PINNED), 0);
     uintptr_t a = (uintptr_t)hpC_header(x);
@@ -174,7 +174,7 @@ START_TEST(test_barrier_remembers_once) {
   yr = NULL;
   for (unsigned k = 1; k < 3; k++) {
     hp_collect(t, HP_GC_MINOR);
-    ck_assert(hpC_is_young(&rt->heap, old->a));
+    ck_assert(hpC_is_young(&rt->gens, old->a));
     ck_assert(hdr(old) & HPC_REMEMBERED);
     ck_assert_uint_eq(remset_len(rt), 1);
     ck_assert_uint_eq(old->a->id, 4);
@@ -182,7 +182,7 @@ START_TEST(test_barrier_remembers_once) {
     ck_assert_ptr_eq(old->b->a, old->a);
   }
   hp_collect(t, HP_GC_MINOR);                    /* promoted: forgotten */
-  ck_assert(!hpC_is_young(&rt->heap, old->a));
+  ck_assert(!hpC_is_young(&rt->gens, old->a));
   ck_assert_uint_eq(hdr(old) & HPC_REMEMBERED, 0);
   ck_assert_uint_eq(remset_len(rt), 0);
   /* A young pointer overwritten with NULL: remembered until the next minor collection. */
@@ -233,7 +233,7 @@ static void promoted_points_young(bool young_also_rooted) {
   if (!young_also_rooted) b = NULL;
   hp_collect(t, HP_GC_MINOR);                    /* a promoted, b copied (age 1) */
   ck_assert(is_old_object(rt, a));
-  ck_assert(hpC_is_young(&rt->heap, a->a));
+  ck_assert(hpC_is_young(&rt->gens, a->a));
   ck_assert_uint_eq(hpC_age(hdr(a->a)), 1);
   ck_assert(hdr(a) & HPC_REMEMBERED);
   ck_assert(in_remset(rt, a));
@@ -242,7 +242,7 @@ static void promoted_points_young(bool young_also_rooted) {
   ck_assert_uint_eq(hp_verify_heap(rt), 2);
   b = NULL;
   hp_collect(t, HP_GC_MINOR);                    /* b reachable only through a */
-  ck_assert(!hpC_is_young(&rt->heap, a->a));
+  ck_assert(!hpC_is_young(&rt->gens, a->a));
   ck_assert_uint_eq(a->a->id, 2);
   ck_assert_uint_eq(hdr(a) & HPC_REMEMBERED, 0);
   ck_assert_uint_eq(remset_len(rt), 0);
@@ -279,7 +279,7 @@ START_TEST(test_overflow_promotes_young_ages) {
   size_t old = 0, young = 0;
   for (size_t i = 0; i < N; i++) {
     ck_assert_uint_eq(*(uint64_t *)keep[i], i);
-    if (hpC_is_young(&rt->heap, keep[i])) {
+    if (hpC_is_young(&rt->gens, keep[i])) {
       young++;
       ck_assert_uint_ge(hpC_age(hdr(keep[i])), 1);
       ck_assert_uint_lt(hpC_age(hdr(keep[i])), 15);
@@ -292,7 +292,7 @@ START_TEST(test_overflow_promotes_young_ages) {
   ck_assert_uint_gt(old, 0);                     /* promoted long before age 15 */
   ck_assert_uint_gt(young, 0);
   ck_assert_uint_le(from_top(rt) - from_lo(rt), 64 * T_KiB);
-  ck_assert_uint_eq(rt->heap.young_live, young * t_obj_bytes(SIZE));   /* the rest is the filler closing to-space */
+  ck_assert_uint_eq(rt->gens.young_live, young * t_obj_bytes(SIZE));   /* the rest is the filler closing to-space */
   hp_runtime_destroy(rt);
 }
 END_TEST
@@ -307,25 +307,25 @@ START_TEST(test_large_and_huge_objects) {
   ck_assert_int_eq(hp_root_range_add(rt, &r), 0);
   static const size_t sizes[N] = { 9000, 30000, 65000, 66000, 200000, 3 << 20 };
   hp_collect(t, HP_GC_MAJOR);
-  size_t huge0 = rt->heap.huge.len, huge = 0;
+  size_t huge0 = rt->gens.huge.len, huge = 0;
   for (size_t i = 0; i < N; i++) {
     big[i] = hp_new(t, &blob_type, sizes[i]);
     ck_assert_ptr_nonnull(big[i]);
     ck_assert(is_old_object(rt, big[i]));
     if (t_obj_bytes(sizes[i]) > HPP_LARGE_MAX) huge++;
   }
-  ck_assert_uint_eq(rt->heap.huge.len - huge0, huge);
+  ck_assert_uint_eq(rt->gens.huge.len - huge0, huge);
   for (size_t i = 0; i < N; i++) {
     if (t_obj_bytes(sizes[i]) <= HPP_LARGE_MAX) continue;
     bool found = false;
-    for (size_t k = 0; k < rt->heap.huge.len; k++) found |= rt->heap.huge.items[k] == (uintptr_t)hpC_header(big[i]);
+    for (size_t k = 0; k < rt->gens.huge.len; k++) found |= rt->gens.huge.items[k] == (uintptr_t)hpC_header(big[i]);
     ck_assert(found);
   }
   struct hp_gc_stats st = t_stats(rt);
-  ck_assert_uint_eq(st.heap_committed, (rt->heap.young_hi - rt->heap.young_lo) + rt->heap.old_bytes);
+  ck_assert_uint_eq(st.heap_committed, (rt->gens.young_hi - rt->gens.young_lo) + rt->gens.old_bytes);
   big[4] = big[5] = NULL;
   hp_collect(t, HP_GC_MAJOR);
-  ck_assert_uint_eq(rt->heap.huge.len, huge0 + huge - 2);
+  ck_assert_uint_eq(rt->gens.huge.len, huge0 + huge - 2);
   ck_assert_uint_eq(hp_verify_heap(rt), 4);
   hp_runtime_destroy(rt);
 }
@@ -446,7 +446,7 @@ START_TEST(test_zero_size_at_eden_end) {
   void *before = z;
   hp_collect(t, HP_GC_MINOR);
   if (placed) ck_assert_msg(z != before, "the zero-size object at eden's end was not copied (slot still %p == old to_lo)", before);
-  ck_assert(hpC_is_young(&rt->heap, hpC_header(z)));
+  ck_assert(hpC_is_young(&rt->gens, hpC_header(z)));
   ck_assert_uint_eq(hpC_type_id(hdr(z)), blob_type.id);
   ck_assert_uint_eq(hp_size(z), 0);
   ck_assert_uint_eq(hp_verify_heap(rt), 1);
@@ -461,7 +461,7 @@ START_TEST(test_tenure_matches_stats) {
   c.large_object_size = 64 * T_KiB;
   hp_runtime *rt = make(&c);
   hp_thread *t = hp_main_thread(rt);
-  ck_assert_uint_eq(rt->heap.tenure, 6);
+  ck_assert_uint_eq(rt->gens.tenure, 6);
   static void *keep[8];
   memset(keep, 0, sizeof keep);
   hp_root_range r = { keep, 8 };
@@ -469,9 +469,9 @@ START_TEST(test_tenure_matches_stats) {
   for (int round = 0; round < 10; round++) {
     for (size_t i = 0; i < 8; i++) keep[i] = (round % 3 == 0 || i < 2) ? hp_new(t, &blob_type, 20000) : NULL;
     hp_collect(t, HP_GC_MINOR);
-    ck_assert_uint_eq(t_stats(rt).tenure_age, rt->heap.tenure);
-    ck_assert_uint_ge(rt->heap.tenure, 1);
-    ck_assert_uint_le(rt->heap.tenure, 6);
+    ck_assert_uint_eq(t_stats(rt).tenure_age, rt->gens.tenure);
+    ck_assert_uint_ge(rt->gens.tenure, 1);
+    ck_assert_uint_le(rt->gens.tenure, 6);
   }
   hp_runtime_destroy(rt);
 }

@@ -1,4 +1,4 @@
-/* gc/heap.c -- the collector's heap: the young span and its three spaces, the old
+/* gc/generations.c -- the collector's heap: the young span and its three spaces, the old
  * generation's pool heap and its huge objects, created and destroyed with the runtime. */
 #include "gc/collector.h"
 #include "pools/platform/os.h"
@@ -7,8 +7,8 @@
 
 static size_t round_pages(size_t bytes) { return (bytes + HPP_PAGE - 1) & ~(HPP_PAGE - 1); }
 
-bool hpC_heap_init(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+bool hpC_generations_init(hp_runtime *rt) {
+  hpC_generations *h = &rt->gens;
   size_t eden = round_pages(rt->cfg.eden_size);
   size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
   size_t total = eden + 2 * surv;
@@ -29,15 +29,15 @@ bool hpC_heap_init(hp_runtime *rt) {
   hpC_eden_publish(h);
   h->starts = hp_pool_alloc(total / 64);
   h->old = hpP_heap_new(HPP_ARENA_GC, true);
-  if (h->old == NULL || h->starts == NULL) { hpC_heap_destroy(rt); return false; }
+  if (h->old == NULL || h->starts == NULL) { hpC_generations_destroy(rt); return false; }
   memset(h->starts, 0, total / 64);
   h->tenure = rt->cfg.tenure_age;
   h->major_threshold = rt->cfg.major_min_size;
   return true;
 }
 
-void hpC_heap_destroy(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+void hpC_generations_destroy(hp_runtime *rt) {
+  hpC_generations *h = &rt->gens;
   for (size_t i = 0; i < h->huge.len; i++) hpP_huge_free_span(hpP_span_of((void *)h->huge.items[i]));
   hpC_vec_free(&h->huge);
   hpC_vec_free(&h->remset);
@@ -52,8 +52,8 @@ void hpC_heap_destroy(hp_runtime *rt) {
   memset(h, 0, sizeof *h);
 }
 
-size_t hpC_heap_size(hp_runtime *rt) {
-  hpC_heap *h = &rt->heap;
+size_t hpC_committed(hp_runtime *rt) {
+  hpC_generations *h = &rt->gens;
   return (h->young_hi - h->young_lo) + h->old_bytes;
 }
 
@@ -61,7 +61,7 @@ uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
   return hpP_block_of(p, span);
 }
 
-void *hpC_old_alloc_slow(hpC_heap *h, size_t bytes) {
+void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes) {
   void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
   if (b == NULL) return NULL;
   hpP_page *pg = hpP_span_of(b);
