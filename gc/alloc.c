@@ -106,7 +106,7 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
     /* Torture: every allocation comes here (the TLAB is kept empty); collect every N. */
     if (--th->stress_countdown == 0) {
       th->stress_countdown = rt->cfg.stress;
-      bool major = __atomic_fetch_xor(&rt->stress_major_next, 1, __ATOMIC_RELAXED);
+      bool major = atomic_fetch_xor_explicit(&rt->stress_major_next, 1, memory_order_relaxed);
       hpC_collect(rt, th, major ? HP_GC_MAJOR : HP_GC_MINOR);
     }
   }

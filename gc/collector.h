@@ -116,7 +116,7 @@ struct hp_runtime {
   uint64_t created_ns;
   uint64_t bytes_allocated;       /* of detached threads, and direct allocations (alloc_mu) */
   hp_gc_kind last_kind;           /* of the last collection */
-  int stress_major_next;          /* stress mode: minor and major in turn */
+  _Atomic int stress_major_next;  /* stress mode: minor and major in turn */
   hpC_vec pins;                   /* bodies pinned by hp_pin (a multiset) */
 };
 

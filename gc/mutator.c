@@ -18,12 +18,13 @@
  * path, that is at least once per TLAB.
  */
 #include "gc/collector.h"
+#include "pools/platform/atomic.h"
 #include "pools/platform/os.h"
 
 #include <string.h>
 
 static void set_flags(hp_runtime *rt, int v) {
-  for (hpC_mutator *th = rt->threads; th; th = th->next) __atomic_store_n(&th->pub.safepoint, v, __ATOMIC_RELEASE);
+  for (hpC_mutator *th = rt->threads; th; th = th->next) hpS_int_store(&th->pub.safepoint, v, memory_order_release);
 }
 
 /* Parks th until the collection under way is over. world_mu held. */

@@ -2,6 +2,7 @@
  * ranges, and the embedder's root callbacks; and the write barrier's slow path, which keeps
  * the remembered set (invariant [remembered] in gc/gc.h). */
 #include "gc/collector.h"
+#include "pools/platform/atomic.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -96,7 +97,7 @@ static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   uintptr_t a = (uintptr_t)hdr;
   if (hpC_pinned_object_of(h, a) == hdr) return true;
   if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
-  if (a >= atomic_load(&h->eden_cursor)) return false;    /* not handed out in this cycle */
+  if (a >= atomic_load_explicit(&h->eden_cursor, memory_order_acquire)) return false;    /* not handed out in this cycle */
   if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
   for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
     if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
@@ -144,7 +145,8 @@ void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx) { hpC_trace_with(hdr
 void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
   for (uintptr_t g = lo & ~(uintptr_t)(HPP_GRANULE - 1); g < hi; g += HPP_GRANULE) {
     size_t off = (g & (HPP_PAGE - 1)) / HPP_GRANULE;
-    __atomic_fetch_or(&hpP_bits(hpP_index((void *)g), HPP_BITS_AUX)[off / 64], (uint64_t)1 << (off % 64), __ATOMIC_RELAXED);
+    hpS_word_fetch_or(&hpP_bits(hpP_index((void *)g), HPP_BITS_AUX)[off / 64], (uint64_t)1 << (off % 64),
+                      memory_order_relaxed);
   }
 }
 
@@ -156,15 +158,15 @@ void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
 void hp_write_slow(hp_thread *t, void *obj, void *slot) {
   hpC_mutator *th = hpC_mutator_of(t);
   uint64_t *hdr = hpC_header(obj);
-  uint64_t hw = __atomic_load_n(hdr, __ATOMIC_RELAXED);
+  uint64_t hw = hpS_word_load(hdr, memory_order_relaxed);
   if (hpC_bytes(hw) > HPP_LARGE_MAX && hpC_carded(hw, hpC_type(hpC_type_id(hw)))) {
     size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;
     uint64_t *word = &hpP_bits(hpP_index(slot), HPP_BITS_AUX)[off / 64], bit = (uint64_t)1 << (off % 64);
-    if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit)) __atomic_fetch_or(word, bit, __ATOMIC_RELAXED);
+    if (!(hpS_word_load(word, memory_order_relaxed) & bit)) hpS_word_fetch_or(word, bit, memory_order_relaxed);
   }
   if (hw & HPC_REMEMBERED) return;
   hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
                "hp: hp_write(%p): the object is not a managed object", obj);
-  if (__atomic_fetch_or(hdr, HPC_REMEMBERED, __ATOMIC_RELAXED) & HPC_REMEMBERED) return;
+  if (hpS_word_fetch_or(hdr, HPC_REMEMBERED, memory_order_relaxed) & HPC_REMEMBERED) return;
   hpC_vec_push(&th->remset, (uintptr_t)obj);
 }

@@ -1,6 +1,7 @@
 /* gc/types.c -- the process-wide type table: registration, lookup, and the size and type of
  * an object as the embedder asks for them. */
 #include "gc/gc.h"
+#include "pools/platform/atomic.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +17,7 @@ int hp_type_register(hp_runtime *rt, hp_type *type) {
     if (type->offsets[i] % 8 != 0 || (size_t)type->offsets[i] + 8 > type->size) { errno = EINVAL; return -1; }
   }
   pthread_mutex_lock(&types_mu);
-  uint32_t n = atomic_load(&hpC_ntypes);
+  uint32_t n = atomic_load_explicit(&hpC_ntypes, memory_order_relaxed);   /* types_mu held */
   if (type->id != 0 && type->id < n && hpC_types[type->id] == type) {
     pthread_mutex_unlock(&types_mu);
     return 0;                                   /* registered already (maybe by another runtime) */
@@ -24,7 +25,7 @@ int hp_type_register(hp_runtime *rt, hp_type *type) {
   if (n > HPC_MAX_TYPES) { pthread_mutex_unlock(&types_mu); errno = ENOSPC; return -1; }
   type->id = n;
   hpC_types[n] = type;
-  atomic_store(&hpC_ntypes, n + 1);
+  atomic_store_explicit(&hpC_ntypes, n + 1, memory_order_release);     /* hpC_types[n] first */
   pthread_mutex_unlock(&types_mu);
   return 0;
 }
@@ -42,7 +43,7 @@ const hp_type *hpC_type(unsigned id) {
 
 const hp_type *hp_type_of(hp_runtime *rt, const void *obj) {
   (void)rt;
-  return hpC_type(hpC_type_id(__atomic_load_n(hpC_header(obj), __ATOMIC_RELAXED)));
+  return hpC_type(hpC_type_id(hpS_word_load(hpC_header(obj), memory_order_relaxed)));
 }
 /* Relaxed atomic loads: another thread's barrier may be setting the REMEMBERED bit. */
-size_t hp_size(const void *obj) { return hpC_bytes(__atomic_load_n(hpC_header(obj), __ATOMIC_RELAXED)) - 8; }
+size_t hp_size(const void *obj) { return hpC_bytes(hpS_word_load(hpC_header(obj), memory_order_relaxed)) - 8; }

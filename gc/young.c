@@ -100,15 +100,16 @@ void hpC_space_walk(const hpC_space *s, void (*fn)(uint64_t *hdr, void *arg), vo
  * ------------------------------------------------------------------------------------ */
 
 void hpC_eden_sync(hpC_generations *h) {
-  uintptr_t c = atomic_load(&h->eden_cursor);
+  uintptr_t c = atomic_load_explicit(&h->eden_cursor, memory_order_relaxed);   /* world stopped */
   if (c <= h->eden.limit) h->eden.top = c;
 }
 
 void hpC_eden_publish(hpC_generations *h) {
   /* Cursor first: a thread that sees the new cursor with the old limit finds no room and
-   * takes the lock; one that sees the old cursor cannot CAS it any more. */
-  atomic_store(&h->eden_cursor, h->eden.top);
-  atomic_store(&h->eden_limit, h->eden.limit);
+   * takes the lock; one that sees the old cursor cannot CAS it any more (the CAS, on the
+   * cursor itself, needs no order with the limit). */
+  atomic_store_explicit(&h->eden_cursor, h->eden.top, memory_order_release);
+  atomic_store_explicit(&h->eden_limit, h->eden.limit, memory_order_release);
 }
 
 uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
@@ -118,7 +119,8 @@ uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
     uintptr_t lim = atomic_load_explicit(&h->eden_limit, memory_order_acquire);
     if (top <= lim && lim - top >= need) {
       size_t take = lim - top < want ? lim - top : want;
-      if (atomic_compare_exchange_weak(&h->eden_cursor, &top, top + take)) {
+      if (atomic_compare_exchange_weak_explicit(&h->eden_cursor, &top, top + take, memory_order_acq_rel,
+                                                memory_order_acquire)) {
         *got = take;
         return top;
       }
@@ -127,10 +129,10 @@ uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
     /* This run is used up: move on, under the lock, and claim what is left of it so that
      * nobody else carves it while we fill it. */
     pthread_mutex_lock(&rt->alloc_mu);
-    top = atomic_load(&h->eden_cursor);
-    lim = atomic_load(&h->eden_limit);
+    top = atomic_load_explicit(&h->eden_cursor, memory_order_acquire);
+    lim = atomic_load_explicit(&h->eden_limit, memory_order_acquire);
     if (top <= lim && lim - top >= need) { pthread_mutex_unlock(&rt->alloc_mu); continue; }
-    uintptr_t rest = atomic_exchange(&h->eden_cursor, lim);
+    uintptr_t rest = atomic_exchange_explicit(&h->eden_cursor, lim, memory_order_acq_rel);
     h->eden.top = rest <= lim ? rest : lim;
     bool ok = hpC_space_advance(&h->eden, need);
     hpC_eden_publish(h);
