@@ -15,6 +15,7 @@
 
 /* Hands the thread a fresh TLAB from eden; false when eden is full. */
 bool hpC_tlab_refill(hp_runtime *rt, hpC_mutator *th, size_t need) {
+  hp_assert(th->rt == rt && need >= 8 && need % 8 == 0);
   hp_thread *t = &th->pub;
   hpC_tlab_retire(th);
   /* Under stress the TLAB holds just the object, so that every allocation comes back here. */
@@ -89,6 +90,75 @@ static bool collect_for(hp_runtime *rt, hpC_mutator *th, hp_gc_kind kind, size_t
   return ours;
 }
 
+/* One allocation that hp_new_slow works on. */
+typedef struct request {
+  hpC_mutator *th;
+  size_t size;                    /* the body, as asked */
+  size_t bytes;                   /* the object, header included */
+  bool large;                     /* born in the old generation */
+  bool due;                       /* the last attempt found a major collection due */
+} request;
+
+static void *attempt(hp_runtime *rt, request *r) { return try_alloc(rt, r->th, r->bytes, r->large, &r->due); }
+
+static bool collect_for_request(hp_runtime *rt, request *r, hp_gc_kind kind) {
+  return collect_for(rt, r->th, kind, r->bytes, r->large);
+}
+
+/* Torture (cfg.stress): every allocation comes here (the TLAB is kept empty); collect every
+ * N, minor and major in turn. */
+static void stress_tick(hp_runtime *rt, hpC_mutator *th) {
+  if (--th->stress_countdown != 0) return;
+  th->stress_countdown = rt->cfg.stress;
+  bool major = atomic_fetch_xor_explicit(&rt->stress_major_next, 1, memory_order_relaxed);
+  hpC_collect(rt, th, major ? HP_GC_MAJOR : HP_GC_MINOR);
+}
+
+/* 1. The usual collection (major when one is due), and a retry. If we only joined another
+ * thread's collection, others may have filled eden again before we got to it: while eden
+ * has a run long enough and the heap is under its limit, collect again. Each round frees
+ * eden; a collection of our own reserves our buffer first. */
+static void *after_collection(hp_runtime *rt, request *r) {
+  bool ours = collect_for_request(rt, r, r->due ? HP_GC_MAJOR : HP_GC_MINOR);
+  void *p = attempt(rt, r);
+  while (p == NULL && !ours && !r->large && r->bytes <= rt->gens.eden.max_run && !over_limit(rt)) {
+    ours = collect_for_request(rt, r, r->due ? HP_GC_MAJOR : HP_GC_MINOR);
+    p = attempt(rt, r);
+  }
+  return p;
+}
+
+/* 2. A forced major collection, and a retry. */
+static void *after_major(hp_runtime *rt, request *r) {
+  collect_for_request(rt, r, HP_GC_MAJOR);
+  return attempt(rt, r);
+}
+
+/* Pinned objects cut eden into runs too short for this object, or other threads keep
+ * filling it: it is born old instead -- after a major collection, so whether one is "due"
+ * again no longer matters; only the heap limit does. */
+static void *born_old(hp_runtime *rt, request *r) { return large_alloc(rt, r->bytes, false, &r->due); }
+
+/* 3. The embedder's handler; if it let go of something, that is garbage only after one more
+ * major collection. */
+static void *after_oom_handler(hp_runtime *rt, request *r) {
+  if (rt->oom == NULL || !rt->oom(rt, r->size, rt->oom_data)) return NULL;
+  return after_major(rt, r);
+}
+
+/* The header; an object born old starts remembered, since the embedder may initialise it
+ * without the barrier, as any new object: the next minor collection scans it whatever it
+ * was given. */
+static void *init_object(hpC_mutator *th, const hp_type *type, uint64_t *hdr, size_t bytes, bool old) {
+  *hdr = hpC_make_header(bytes / 8, type->id);
+  if (old) {
+    *hdr |= HPC_REMEMBERED;
+    hpC_vec_push(&th->remset, (uintptr_t)(hdr + 1));
+    if (hpC_carded(*hdr, type)) hpC_cards_mark(hpC_card_lo(hdr, type), (uintptr_t)hdr + bytes);
+  }
+  return hdr + 1;
+}
+
 void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
@@ -97,58 +167,24 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
                type->name ? type->name : "?");
   hp_check_api(size >= type->size, "hp: hp_new(%s): size %zu is below the type's fixed size %zu",
                type->name ? type->name : "?", size, type->size);
+  hp_assert(th->state == HPC_RUNNING && t->tlab_cur <= t->tlab_end);
   if (size > ((size_t)1 << 42)) { errno = ENOMEM; return NULL; }
-  size_t bytes = (size + 15) & ~(size_t)7;
-  bool large = size > rt->cfg.large_object_size;
+  request r = { .th = th, .size = size, .bytes = (size + 15) & ~(size_t)7,
+                .large = size > rt->cfg.large_object_size };
 
   hp_safepoint(t);                                     /* a collection may be waiting for us */
-  if (rt->cfg.stress) {
-    /* Torture: every allocation comes here (the TLAB is kept empty); collect every N. */
-    if (--th->stress_countdown == 0) {
-      th->stress_countdown = rt->cfg.stress;
-      bool major = atomic_fetch_xor_explicit(&rt->stress_major_next, 1, memory_order_relaxed);
-      hpC_collect(rt, th, major ? HP_GC_MAJOR : HP_GC_MINOR);
-    }
-  }
+  if (rt->cfg.stress) stress_tick(rt, th);
 
-  bool due, ours = false;
-  void *p = try_alloc(rt, th, bytes, large, &due);
-  if (p == NULL) {                                      /* 1. the usual collection */
-    ours = collect_for(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR, bytes, large);
-    p = try_alloc(rt, th, bytes, large, &due);
+  /* The out-of-memory policy (top of this file). */
+  void *p = attempt(rt, &r);
+  if (p == NULL) p = after_collection(rt, &r);         /* 1. */
+  if (p == NULL) p = after_major(rt, &r);              /* 2. */
+  bool old = false;
+  if (p == NULL && !r.large) {
+    p = born_old(rt, &r);
+    old = p != NULL;
   }
-  /* If we only joined another thread's collection, others may have filled eden again before
-   * we got to it: while eden has a run long enough and the heap is under its limit, collect
-   * again. Each round frees eden; a collection of our own reserves our buffer first. */
-  while (p == NULL && !ours && !large && bytes <= rt->gens.eden.max_run && !over_limit(rt)) {
-    ours = collect_for(rt, th, due ? HP_GC_MAJOR : HP_GC_MINOR, bytes, large);
-    p = try_alloc(rt, th, bytes, large, &due);
-  }
-  if (p == NULL) {                                      /* 2. a forced major collection */
-    collect_for(rt, th, HP_GC_MAJOR, bytes, large);
-    p = try_alloc(rt, th, bytes, large, &due);
-  }
-  bool born_old = false;
-  if (p == NULL && !large) {
-    /* Pinned objects cut eden into runs too short for this object, or other threads keep
-     * filling it: it is born old instead -- after a major collection, so whether one is
-     * "due" again no longer matters; only the heap limit does. */
-    p = large_alloc(rt, bytes, false, &due);
-    born_old = p != NULL;
-  }
-  if (p == NULL && rt->oom && rt->oom(rt, size, rt->oom_data)) {  /* 3. the embedder */
-    collect_for(rt, th, HP_GC_MAJOR, bytes, large);   /* what the handler let go of is garbage only now */
-    p = try_alloc(rt, th, bytes, large, &due);
-  }
-  if (p == NULL) { errno = ENOMEM; return NULL; }        /* 4. */
-
-  *(uint64_t *)p = hpC_make_header(bytes / 8, type->id);
-  if (born_old) {
-    /* The embedder may initialise it without the barrier, as any new object: it starts
-     * remembered, so the next minor collection scans it whatever it was given. */
-    *(uint64_t *)p |= HPC_REMEMBERED;
-    hpC_vec_push(&th->remset, (uintptr_t)((uint64_t *)p + 1));
-    if (hpC_carded(*(uint64_t *)p, type)) hpC_cards_mark(hpC_card_lo(p, type), (uintptr_t)p + bytes);
-  }
-  return (uint64_t *)p + 1;
+  if (p == NULL) p = after_oom_handler(rt, &r);        /* 3. */
+  if (p == NULL) { errno = ENOMEM; return NULL; }      /* 4. */
+  return init_object(th, type, p, r.bytes, old);
 }

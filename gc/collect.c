@@ -127,48 +127,68 @@ size_t hpC_in_use(hp_runtime *rt) {
   return hpC_space_used(&h->eden) + hpC_space_used(&h->from) + h->pinned_bytes + h->old_bytes;
 }
 
+/* One collection, as the bracket runs it. */
 typedef struct collection {
-  hpC_mutator *th;
+  hpC_mutator *th;                /* the thread collecting */
   hp_gc_kind kind;
   uint64_t t0;                    /* when it was asked for: the pause includes the stop */
+  uint64_t number;                /* of this kind, from 1 */
+  hp_gc_event ev;                 /* what the event handler is told */
+  hpC_results res;
 } collection;
+
+/* The start event, and verification before (cfg.verify >= 2). */
+static void announce(hp_runtime *rt, collection *co) {
+  struct hp_gc_stats *st = &rt->stats;
+  co->number = (co->kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number,
+                          .heap_before = hpC_in_use(rt) };
+  if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
+  if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
+}
+
+/* The phases of gc/minor.c and gc/major.c, and verification after (cfg.verify, or tier 3). */
+static void run_phases(hp_runtime *rt, collection *co) {
+  if (co->kind == HP_GC_MINOR) hpC_minor(rt, false, &co->res);
+  else hpC_major(rt, &co->res);
+  if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");
+}
+
+/* The pause and the results into the statistics and the end event. */
+static void account(hp_runtime *rt, collection *co) {
+  struct hp_gc_stats *st = &rt->stats;
+  uint64_t pause = hpS_now_ns() - co->t0;
+  if (co->kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
+  else { st->major_count++; record_pause(&st->major, pause); }
+  st->gc_ns += pause;
+  st->bytes_copied += co->res.copied;
+  st->bytes_promoted += co->res.promoted;
+  st->bytes_pinned += co->res.pinned;
+  st->objects_freed += co->res.freed_objects;
+  co->ev.end = true;
+  co->ev.pause_ns = pause;
+  co->ev.heap_after = hpC_in_use(rt);
+  co->ev.promoted = co->res.promoted;
+  co->ev.copied = co->res.copied;
+}
+
+/* cfg.gc_log: one line on stderr. */
+static void log_line(hp_runtime *rt, const collection *co) {
+  hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK",
+           co->kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)co->number,
+           (double)co->ev.pause_ns / 1e6, (size_t)(co->ev.heap_before >> 10), (size_t)(co->ev.heap_after >> 10),
+           hpC_committed(rt) >> 10, co->res.copied >> 10, co->res.promoted >> 10);
+}
 
 static void collect_stopped(hp_runtime *rt, void *arg) {
   collection *co = arg;
   hpC_mutator *th = co->th;
-  hp_gc_kind kind = co->kind;
-  struct hp_gc_stats *st = &rt->stats;
-  uint64_t number = (kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
-  size_t before = hpC_in_use(rt);
-  hp_gc_event ev = { .kind = kind, .end = false, .number = number, .heap_before = before };
-  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
-  if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
-
-  hpC_results cy = { 0 };
-  if (kind == HP_GC_MINOR) hpC_minor(rt, false, &cy);
-  else hpC_major(rt, &cy);
-
-  if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");   /* tier 3 */
-  uint64_t pause = hpS_now_ns() - co->t0;
-  if (kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
-  else { st->major_count++; record_pause(&st->major, pause); }
-  st->gc_ns += pause;
-  st->bytes_copied += cy.copied;
-  st->bytes_promoted += cy.promoted;
-  st->bytes_pinned += cy.pinned;
-  st->objects_freed += cy.freed_objects;
-  size_t after = hpC_in_use(rt);
-  ev.end = true;
-  ev.pause_ns = pause;
-  ev.heap_after = after;
-  ev.promoted = cy.promoted;
-  ev.copied = cy.copied;
-  if (rt->cfg.gc_log)
-    hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK",
-             kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)number, (double)pause / 1e6,
-             before >> 10, after >> 10, hpC_committed(rt) >> 10, cy.copied >> 10, cy.promoted >> 10);
-  if (rt->on_event) rt->on_event(rt, &ev, rt->event_data);
-  rt->last_kind = kind;
+  announce(rt, co);
+  run_phases(rt, co);
+  account(rt, co);
+  if (rt->cfg.gc_log) log_line(rt, co);
+  if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
+  rt->last_kind = co->kind;
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
   if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))
@@ -178,6 +198,7 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
 bool hpC_collect(hp_runtime *rt, hpC_mutator *th, hp_gc_kind kind) {
   hp_check_api(!in_collection, "hp: a collection was requested during a collection "
                                "(from a trace function or an event handler?)");
+  hp_assert(th->state == HPC_RUNNING);
   collection co = { .th = th, .kind = kind, .t0 = hpS_now_ns() };
   return hpC_with_world_stopped(rt, th, false, collect_stopped, &co);
 }

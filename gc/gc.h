@@ -276,7 +276,20 @@ HP_INTERNAL uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a);
  * zero-size object just before it: that object, or NULL. */
 HP_INTERNAL uint64_t *hpC_zero_size_before(hpC_generations *h, uintptr_t a);
 
-/* ---- Verification ---- */
+/* ---- Verification (gc/verify.c) ---- */
+/* Checks every invariant over the whole heap; aborts on the first violation. */
 HP_INTERNAL size_t hpC_verify(hp_runtime *rt, const char *when);
+/* Validators of one structure each, for hp_validate (HP_DEBUG >= 3): each returns true or
+ * aborts with a message that names what is wrong. */
+/* s's runs: sorted, disjoint, inside s, their byte counts right; the bump pointer inside
+ * the current run. */
+HP_INTERNAL bool hpC_space_valid(const hpC_space *s);
+/* The remembered set between collections: every entry the body of an old (or pinned old)
+ * object with REMEMBERED set and no forwarding. */
+HP_INTERNAL bool hpC_remset_valid(const hpC_generations *h);
+/* Every page of the old generation: the collector's arena, owned by its heap, and each
+ * allocated block an object of a registered type that fits the block, with its mark bit
+ * clear. Between collections. */
+HP_INTERNAL bool hpC_old_pages_valid(hpC_generations *h);
 
 #endif /* HP_GC_GC_H */

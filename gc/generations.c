@@ -62,6 +62,7 @@ uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
 }
 
 void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes) {
+  hp_assert(bytes > HPP_LARGE_MAX);
   void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
   if (b == NULL) return NULL;
   hpP_page *pg = hpP_span_of(b);

@@ -41,8 +41,8 @@ static void mark_slot(void **slot, void *ctx) {
   if (!hpP_contains(p)) return;
   uint64_t *hdr = (uint64_t *)p - 1;
   if (hpC_is_young(&m->rt->gens, p)) {               /* after the promotion: pinned only */
-    if (HP_DEBUG >= 1 && !(*hdr & HPC_PINNED))
-      hpS_fatal("hp: slot %p holds %p, a young object that is not pinned, after promotion", (void *)slot, p);
+    hp_check_api(*hdr & HPC_PINNED, "hp: slot %p holds %p, a young object that is not pinned, after promotion",
+                 (void *)slot, p);
     mark_pinned(m, hdr);
     return;
   }
@@ -50,8 +50,8 @@ static void mark_slot(void **slot, void *ctx) {
   if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != m->rt->gens.old)
     return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
-  if (HP_DEBUG >= 1 && hp_unlikely(hpP_block_at(pg, i) != hdr))
-    hpS_fatal("hp: slot %p holds %p, which is not the start of an object", (void *)slot, p);
+  hp_check_api(hpP_block_at(pg, i) == hdr, "hp: slot %p holds %p, which is not the start of an object",
+               (void *)slot, p);
   mark_block(m, pg, hdr);
 }
 
@@ -162,6 +162,7 @@ static void sweep_huge(sweeper *s) {
 }
 
 void hpC_major(hp_runtime *rt, hpC_results *cy) {
+  hp_assert(hpC_in_collection());
   hpC_generations *h = &rt->gens;
   hpC_minor(rt, true, cy);                 /* the young generation is empty afterwards */
   marker m = { .rt = rt };
@@ -179,4 +180,6 @@ void hpC_major(hp_runtime *rt, hpC_results *cy) {
   cy->freed_objects += s.freed_objects;
   h->old_object_bytes = h->old_live_after_major = m.marked_bytes;
   h->young_live = 0;
+  hp_validate(hpC_space_valid(&h->eden) && hpC_space_valid(&h->from) && hpC_remset_valid(h) &&
+              hpC_old_pages_valid(h));
 }

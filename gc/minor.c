@@ -32,10 +32,8 @@ typedef struct minor {
   size_t age_bytes[16];       /* bytes copied to to-space, by new age */
 } minor;
 
-hp_cold static void bad_young_pointer(void **slot, void *p) {
-  hpS_fatal("hp: slot %p holds %p, which points into the young generation but not at a live "
-            "object (a stale pointer kept across a collection?)", (void *)slot, p);
-}
+#define BAD_YOUNG_POINTER "hp: slot %p holds %p, which points into the young generation but not at " \
+                          "a live object (a stale pointer kept across a collection?)"
 
 /* Copies `bytes` (a multiple of 8): a word loop for the small objects that dominate, where
  * a call to memcpy costs more than the copy. */
@@ -91,13 +89,11 @@ static void visit_young(minor *c, void **slot, void *p) {
     np = (uint64_t *)(uintptr_t)(hw & ~HPC_FORWARDED) + 1;
     /* This collection forwards into to-space or the old generation, never into from-space:
      * such a header is left from an earlier collection, and p is a stale pointer. */
-    if (HP_DEBUG >= 1 && hp_unlikely((uintptr_t)np - h->from.lo < h->from.hi - h->from.lo))
-      bad_young_pointer(slot, p);
+    hp_check_api((uintptr_t)np - h->from.lo >= h->from.hi - h->from.lo, BAD_YOUNG_POINTER, (void *)slot, p);
   } else if (hw & HPC_PINNED) {
     np = p;                                            /* stays: old, in place */
   } else {
-    if (HP_DEBUG >= 1 && hp_unlikely(hpC_words(hw) == 0 || hpC_types[hpC_type_id(hw)] == NULL))
-      bad_young_pointer(slot, p);
+    hp_check_api(hpC_words(hw) != 0 && hpC_types[hpC_type_id(hw)] != NULL, BAD_YOUNG_POINTER, (void *)slot, p);
     np = copy(c, hdr, hw);
   }
   *slot = np;
@@ -335,6 +331,7 @@ void hpC_young_reset(hpC_generations *h) {
 }
 
 void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
+  hp_assert(hpC_in_collection());
   hpC_generations *h = &rt->gens;
   minor c = { .rt = rt, .h = h, .to = &h->to, .promote_all = promote_all, .tenure = h->tenure };
   memset(h->starts + (h->to.lo - h->young_lo) / 512, 0, (h->to.hi - h->to.lo) / 64);
@@ -358,4 +355,6 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   cy->copied += c.copied;
   cy->promoted += c.promoted_bytes;
   cy->pinned += c.pinned_bytes;
+  hp_validate(hpC_space_valid(&h->eden) && hpC_space_valid(&h->from) && hpC_remset_valid(h) &&
+              hpC_old_pages_valid(h));
 }

@@ -49,6 +49,7 @@ hpC_mutator *hpC_mutator_self(hp_runtime *rt) {
 }
 
 bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
+  hp_assert(th->captured && th->state == HPC_RUNNING);
   pthread_mutex_lock(&rt->world_mu);
   if (rt->stopping) {                                  /* someone else is collecting: join it */
     park_locked(rt, th);

@@ -134,3 +134,72 @@ size_t hpC_verify(hp_runtime *rt, const char *when) {
   hp_pool_free(v.young_starts);
   return v.objects;
 }
+
+/* ------------------------------------------------------------------------------------
+ *  Validators of one structure (hp_validate, HP_DEBUG >= 3)
+ * ------------------------------------------------------------------------------------ */
+
+bool hpC_space_valid(const hpC_space *s) {
+  size_t free_bytes = 0, max_run = 0;
+  uintptr_t at = s->lo;
+  for (size_t r = 0; r < s->nruns; r++) {
+    uintptr_t lo = s->runs[r].lo, hi = s->runs[r].hi;
+    if (lo < at || hi <= lo || hi > s->hi)
+      hpS_fatal("hp: space [%p, %p): run %zu [%p, %p) is empty, out of order or outside it",
+                (void *)s->lo, (void *)s->hi, r, (void *)lo, (void *)hi);
+    free_bytes += hi - lo;
+    if (hi - lo > max_run) max_run = hi - lo;
+    at = hi;
+  }
+  if (free_bytes != s->free_bytes || max_run != s->max_run)
+    hpS_fatal("hp: space [%p, %p): runs of %zu bytes (longest %zu), but it counts %zu (longest %zu)",
+              (void *)s->lo, (void *)s->hi, free_bytes, max_run, s->free_bytes, s->max_run);
+  if (s->run < s->nruns && (s->top < s->runs[s->run].lo || s->top > s->limit || s->limit != s->runs[s->run].hi))
+    hpS_fatal("hp: space [%p, %p): bump pointer %p or limit %p outside run %zu [%p, %p)", (void *)s->lo,
+              (void *)s->hi, (void *)s->top, (void *)s->limit, s->run, (void *)s->runs[s->run].lo,
+              (void *)s->runs[s->run].hi);
+  return true;
+}
+
+bool hpC_remset_valid(const hpC_generations *h) {
+  for (size_t i = 0; i < h->remset.len; i++) {
+    uint64_t *hdr = hpC_header((void *)h->remset.items[i]);
+    uint64_t hw = *hdr;
+    bool pinned = hpC_is_young(h, hdr + 1);            /* the body: [young-range] */
+    if (!(hw & HPC_REMEMBERED) || (hw & (HPC_FORWARDED | HPC_SCANNED)))
+      hpS_fatal("hp: remembered set entry %zu: object %p has header %#llx (REMEMBERED clear, or "
+                "FORWARDED or SCANNED set)", i, (void *)(hdr + 1), (unsigned long long)hw);
+    if (pinned ? !(hw & HPC_PINNED) || hpC_age(hw) != HPC_AGE_PINNED_OLD : hpC_old_header_of(hdr, NULL) != hdr)
+      hpS_fatal("hp: remembered set entry %zu: %p is not an old object", i, (void *)(hdr + 1));
+  }
+  return true;
+}
+
+typedef struct page_check { hpC_generations *h; } page_check;
+
+static void validate_old_page(hpP_page *pg, void *arg) {
+  hpC_generations *h = ((page_check *)arg)->h;
+  if (pg->arena != HPP_ARENA_GC || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old)
+    hpS_fatal("hp: old-generation page %p is in arena %u, or not owned by the collector's heap",
+              hpP_page_start(pg), (unsigned)pg->arena);
+  const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
+  uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  for (uint32_t i = 0; i < reserved; i++) {
+    uint64_t *hdr = hpP_block_at(pg, i);
+    if ((mark[i / 64] >> (i % 64)) & 1)
+      hpS_fatal("hp: old-generation block %p has its mark bit set between collections", (void *)hdr);
+    if (!((alloc[i / 64] >> (i % 64)) & 1)) continue;
+    uint64_t hw = *hdr;
+    unsigned id = hpC_type_id(hw);
+    if ((hw & HPC_FORWARDED) || id == 0 || hpC_types[id] == NULL || hpC_bytes(hw) > pg->block_size ||
+        hpC_bytes(hw) < 8)
+      hpS_fatal("hp: old-generation block %p (of %u bytes) holds no valid object: header %#llx",
+                (void *)hdr, (unsigned)pg->block_size, (unsigned long long)hw);
+  }
+}
+
+bool hpC_old_pages_valid(hpC_generations *h) {
+  page_check pc = { .h = h };
+  hpP_heap_foreach_page(h->old, validate_old_page, &pc);
+  return true;
+}

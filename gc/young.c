@@ -56,9 +56,11 @@ void hpC_space_reset(hpC_space *s, const hpC_vec *pinned) {
   s->run = 0;
   s->top = nr ? s->runs[0].lo : s->lo;
   s->limit = nr ? s->runs[0].hi : s->lo;
+  hp_validate(hpC_space_valid(s));
 }
 
 bool hpC_space_advance(hpC_space *s, size_t need) {
+  hp_assert(need % 8 == 0 && s->run <= s->nruns);
   /* Find a run first: when none fits, nothing changes, and smaller objects may still use
    * what is left of the current one. */
   size_t r = s->run + 1;
@@ -113,6 +115,7 @@ void hpC_eden_publish(hpC_generations *h) {
 }
 
 uintptr_t hpC_eden_grab(hp_runtime *rt, size_t need, size_t want, size_t *got) {
+  hp_assert(need % 8 == 0 && need <= want);
   hpC_generations *h = &rt->gens;
   for (;;) {
     uintptr_t top = atomic_load_explicit(&h->eden_cursor, memory_order_acquire);
