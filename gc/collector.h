@@ -11,6 +11,7 @@
 #define HP_GC_COLLECTOR_H
 #include "pools/platform/internal.h"
 #include "gc/gc.h"
+#include "pools/platform/list.h"
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -33,7 +34,7 @@ struct hpC_mutator {
   _Atomic uint64_t allocated;     /* bytes of retired TLABs (the thread writes, stats read) */
   uint64_t stress_countdown;      /* allocations left before the next stress collection */
   size_t refill_need;             /* collecting for an allocation of this many bytes */
-  hpC_mutator *next;
+  hpC_mutator *next, *prev;       /* in rt->threads (hpS_list), under world_mu */
   int state;                      /* HPC_*, under world_mu */
   hpC_vec remset;                 /* old objects this thread's barrier remembered */
   hpC_vec tlabs;                  /* (start, end) of the TLABs it took this cycle */

@@ -159,8 +159,7 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   th->state = HPC_RUNNING;
-  th->next = rt->threads;
-  rt->threads = th;
+  hpS_list_push(&rt->threads, th);
   rt->nrunning++;
   pthread_mutex_unlock(&rt->world_mu);
   return th;
@@ -192,9 +191,7 @@ void hp_thread_detach(hp_thread *t) {
   rt->bytes_allocated += hp_counter_get(th->allocated);
   hpC_mutator_hand_over(th);
   pthread_mutex_unlock(&rt->alloc_mu);
-  hpC_mutator **p = &rt->threads;
-  while (*p != th) p = &(*p)->next;
-  *p = th->next;
+  hpS_list_remove(&rt->threads, th);
   if (rt->main == th) rt->main = NULL;
   pthread_mutex_unlock(&rt->world_mu);
   hpC_mutator_free(th);
