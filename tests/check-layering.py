@@ -7,7 +7,7 @@ The library's folders are layers, bottom up:
     gc/              (hpC_)  the collector: objects, spaces, mutators, collections
     runtime/         (hpR_)  the facade: runtimes, configuration, handlers, statistics
 A file may include, name and call only its own layer and the layers below it (and the
-public headers of include/). Three checks:
+public headers of include/). Three checks, and a fourth on the atomics dialect:
   includes  every #include "..." of a library file resolves to its own layer or a lower
             one (or include/); an include of an unknown folder fails too;
   prefixes  no code of a layer (comments and strings aside) names a higher layer's prefix
@@ -15,8 +15,10 @@ public headers of include/). Three checks:
   symbols   (with --library) no object file of the static library has an undefined symbol
             that an object of a higher layer defines: this covers the public hp_ functions,
             which carry no layer prefix.
+  atomics   gc/, runtime/ and pools/platform/ use C11 atomics with an explicit order only:
+            no GCC __atomic builtin, no atomic_* call without _explicit (doc/design.md).
 --self-test runs the checks on a small tree with one violation of each kind and fails
-unless all three are found.
+unless each is found.
 """
 import argparse
 import os
@@ -33,6 +35,10 @@ LAYERS = [  # (folder, rank, prefixes); the most specific folder first
 ]
 NAMES = {rank: folder for folder, rank, _ in LAYERS}
 PUBLIC = "include"
+# Folders held to one atomics dialect (C11, explicit orders). pools/ is not yet.
+EXPLICIT_ATOMICS = ("pools/platform/", "gc/", "runtime/")
+IMPLICIT = re.compile(r"\b(__atomic_\w+|atomic_(load|store|exchange|compare_exchange_weak|"
+                      r"compare_exchange_strong|fetch_add|fetch_sub|fetch_or|fetch_and|fetch_xor))\s*\(")
 
 
 def layer_of(path):
@@ -91,6 +97,11 @@ def check_sources(root):
             elif t > rank:
                 errors.append(f"{path}:{n}: includes \"{inc}\": {NAMES[rank]}/ is below {NAMES[t]}/")
         code = strip_comments(text)
+        if path.startswith(EXPLICIT_ATOMICS):
+            for n, line in enumerate(code.splitlines(), 1):
+                m = IMPLICIT.search(line)
+                if m:
+                    errors.append(f"{path}:{n}: {m.group(1)}: C11 atomics with an explicit order only")
         for folder, t, prefixes in LAYERS:
             if t <= rank:
                 continue
@@ -152,6 +163,7 @@ def self_test():
             "pools/named.c": '#include "pools/platform/base.h"\n/* hpC_ in a comment is fine */\n'
                              'int hpP_named(void) { return HPC_THING; }\n',
             "gc/gc.h": "/* gc */\n",
+            "gc/racy.c": "int hpC_racy(int *p) { return __atomic_load_n(p, 0) + atomic_load(p); }\n",
             "runtime/top.c": '#include "hp.h"\nint hp_top(void) { return 1; }\n',
         }
         for p, text in files.items():
@@ -159,8 +171,9 @@ def self_test():
             with open(os.path.join(root, p), "w") as f:
                 f.write(text)
         errors = check_sources(root)
-        want = ["pools/low.c:2: includes", "pools/named.c:3: names HPC_THING"]
-        ok = all(any(e.startswith(w) for e in errors) for w in want) and len(errors) == 2
+        want = ["pools/low.c:2: includes", "pools/named.c:3: names HPC_THING",
+                "gc/racy.c:1: __atomic_load_n"]
+        ok = all(any(e.startswith(w) for e in errors) for w in want) and len(errors) == 3
         objs = []
         for p in ("pools/low.c", "runtime/top.c"):
             o = os.path.join(root, p.replace("/", "_") + ".o")
@@ -176,7 +189,7 @@ def self_test():
         if not ok:
             print("check-layering: the self-test did not find exactly the planted violations")
             return 1
-        print("check-layering: the self-test found all three planted violations")
+        print("check-layering: the self-test found every planted violation")
         return 0
 
 
