@@ -140,9 +140,12 @@ static Compiler *current;
 static ClassCompiler *current_class;
 
 /* ---- Errors ---- */
+int compile_errors;                 /* errors reported, all compilations (for the fuzz driver) */
+
 static void error_at(Token *tok, const char *msg) {
   if (parser.panic) return;
   parser.panic = true;
+  compile_errors++;
   fprintf(stderr, "[line %d] Error", tok->line);
   if (tok->type == T_EOF) fputs(" at end", stderr);
   else if (tok->type != T_ERROR) fprintf(stderr, " at '%.*s'", tok->length, tok->start);
@@ -210,7 +213,7 @@ static uint8_t make_constant(Value v) {
     size_t cap = f->constants ? f->constants->cap * 2 : 8;
     ValArr *na = new_valarr(cap);
     f = current->function;
-    for (int i = 0; i < f->const_count; i++) na->v[i] = f->constants->v[i];   /* fresh: no barrier */
+    for (int i = 0; i < f->const_count; i++) lx_write(na, &na->v[i], f->constants->v[i]);
     lx_write(f, &f->constants, na);
   }
   lx_write(f->constants, &f->constants->v[f->const_count], v);

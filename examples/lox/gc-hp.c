@@ -57,6 +57,7 @@ void lx_summary(lx_gc_summary *s) {
   struct hp_gc_pause_stats all = { 0 };               /* both kinds, for the p99 */
   for (int i = 0; i < HP_PAUSE_BUCKETS; i++) all.histogram[i] = st.minor.histogram[i] + st.major.histogram[i];
   all.count = st.minor.count + st.major.count;
+  all.max_ns = st.minor.max_ns > st.major.max_ns ? st.minor.max_ns : st.major.max_ns;
   *s = (lx_gc_summary){
     .collections = st.minor_count + st.major_count,
     .minor = st.minor_count,

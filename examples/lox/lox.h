@@ -162,6 +162,7 @@ size_t strtab_count(void);
 /* Compiles source into the function of a script; NULL after a compile error (reported on
  * stderr). */
 ObjFunction *compile(const char *source);
+extern int compile_errors;          /* errors reported so far, all compilations */
 
 /* ---- vm.c ---- */
 typedef enum { INTERPRET_OK, INTERPRET_COMPILE_ERROR, INTERPRET_RUNTIME_ERROR } InterpretResult;

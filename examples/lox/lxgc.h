@@ -13,7 +13,9 @@
  *     any lx_alloc, lx_safepoint_slow or lx_collect (hp) -- so every object pointer held in a
  *     C local across one of them is in an LX_ROOTS frame or is reloaded from a root;
  *   - every store of a Value or object pointer into an object goes through lx_write, except
- *     the initialising stores into an object allocated since the last allocation;
+ *     the initialising stores into a small object allocated since the last allocation (an
+ *     array above hp's large_object_size, 8 KiB, is born old: copying into it takes the
+ *     barrier too);
  *   - a Value is a valid slot word for hp as it is (see value encoding in lox.h).
  */
 #ifndef LOX_LXGC_H

@@ -216,7 +216,7 @@ Value *table_find_slot(Table *t, ObjString *key) {
 
 /* Gives t room for n entries (capacity a power of two, load <= 3/4), rehashing. */
 static void grow(void *owner, Table *t, size_t n) {
-  size_t cap = 8;
+  size_t cap = 4;                          /* two fields in 64 bytes */
   while (cap * 3 / 4 < n) cap *= 2;
   size_t off = owner ? (size_t)((char *)t - (char *)owner) : 0;
   Table *root = t;
@@ -231,8 +231,8 @@ static void grow(void *owner, Table *t, size_t n) {
       Value k = old->v[2 * i];
       if (k == NIL_VAL || k == TOMB_VAL) continue;
       uint32_t j = probe(ne, mask, (ObjString *)AS_OBJ(k));
-      ne->v[2 * j] = k;                    /* ne is the newest object: no barrier */
-      ne->v[2 * j + 1] = old->v[2 * i + 1];
+      lx_write(ne, &ne->v[2 * j], k);      /* a large ne is born old: the barrier */
+      lx_write(ne, &ne->v[2 * j + 1], old->v[2 * i + 1]);
       count++;
     }
   }

@@ -49,11 +49,11 @@ int global_slot(ObjString *name) {
   if ((uint64_t)vm.nglobals == vm.global_values->cap) {
     size_t cap = vm.global_values->cap * 2;
     ValArr *nv = new_valarr(cap);
-    for (int i = 0; i < vm.nglobals; i++) nv->v[i] = vm.global_values->v[i];
+    for (int i = 0; i < vm.nglobals; i++) lx_write(nv, &nv->v[i], vm.global_values->v[i]);
     for (size_t i = (size_t)vm.nglobals; i < cap; i++) nv->v[i] = UNDEF_VAL;
     vm.global_values = nv;
     ValArr *nl = new_valarr(cap);
-    for (int i = 0; i < vm.nglobals; i++) nl->v[i] = vm.global_list->v[i];
+    for (int i = 0; i < vm.nglobals; i++) lx_write(nl, &nl->v[i], vm.global_list->v[i]);
     vm.global_list = nl;
   }
   int i = vm.nglobals++;
