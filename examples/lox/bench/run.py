@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""examples/lox/bench/run.py [--runs N] [--build DIR] [BENCH...]: hplox against hplox-boehm
+against lua5.4, side by side, on the scripts of this folder (NAME.lox and NAME.lua).
+
+Each program runs N times (default 3) in turn, interleaved; for each figure the median is
+kept: wall time (measured here), peak RSS (the child's ru_maxrss, from wait4), and for the two
+hplox builds the collector's figures from --gc-stats (time in collections, max and p99 pause,
+collections). Outputs are compared: the three must print the same (numbers as %g). Prints
+a Markdown table and the ratios; the machine load (uptime) before and after.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BENCHES = ["binary_trees", "instantiation", "method_call", "strings", "zoo", "fib"]
+
+
+def run_rusage(cmd):
+    """Runs cmd; returns (wall seconds, stdout, peak RSS in KiB)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = p.stdout.read()
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err.decode()[-500:]))
+    return wall, out.decode(), ru.ru_maxrss
+
+
+def gc_summary(out):
+    m = re.search(r"^gc-summary: (.*)$", out, re.M)
+    if not m:
+        return {}, out
+    fields = dict(kv.split("=") for kv in m.group(1).split())
+    program_out = out[: out.find("minor:")] if "minor:" in out else out[: out.find("Boehm GC")]
+    return fields, program_out
+
+
+def normalise(text):
+    # Lua prints integers without %g; compare numbers as %g.
+    def fix(tok):
+        try:
+            return "%g" % float(tok)
+        except ValueError:
+            return tok
+    return [fix(line.strip()) for line in text.strip().splitlines()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "..", "build"))
+    ap.add_argument("benches", nargs="*", default=BENCHES)
+    a = ap.parse_args()
+    hplox = os.path.join(a.build, "examples", "lox", "hplox")
+    boehm = os.path.join(a.build, "examples", "lox", "hplox-boehm")
+    lua = "lua5.4"
+    print("load before:", os.getloadavg())
+    rows = []
+    for b in a.benches:
+        lox, luasrc = os.path.join(HERE, b + ".lox"), os.path.join(HERE, b + ".lua")
+        res = {"hp": [], "boehm": [], "lua": []}
+        outs = {}
+        for _ in range(a.runs):
+            for name, cmd in (("hp", [hplox, "--gc-stats", lox]), ("boehm", [boehm, "--gc-stats", lox]),
+                              ("lua", [lua, luasrc])):
+                wall, out, rss = run_rusage(cmd)
+                gc, prog = gc_summary(out)
+                outs[name] = normalise(prog)
+                res[name].append((wall, rss, gc))
+        if not (outs["hp"] == outs["boehm"] == outs["lua"]):
+            sys.exit("%s: outputs differ: %r" % (b, outs))
+        med = {}
+        for name, rs in res.items():
+            m = {"wall": statistics.median(r[0] for r in rs), "rss": statistics.median(r[1] for r in rs) / 1024}
+            if name != "lua":
+                for key in ("gc_ms", "max_pause_ms", "p99_pause_ms", "collections"):
+                    m[key] = statistics.median(float(r[2][key]) for r in rs)
+            med[name] = m
+        rows.append((b, med))
+    print("load after:", os.getloadavg())
+    print()
+    print("| script | hplox s | hplox-boehm s | lua5.4 s | boehm/hp | lua/hp | GC ms hp / boehm | "
+          "max pause ms hp / boehm | p99 pause ms hp / boehm | collections hp / boehm | "
+          "peak RSS MiB hp / boehm / lua |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for b, m in rows:
+        h, g, l = m["hp"], m["boehm"], m["lua"]
+        print("| %s | %.3f | %.3f | %.3f | %.2f | %.2f | %.1f / %.1f | %.2f / %.2f | %.2f / %.2f | %d / %d | %.0f / %.0f / %.0f |" % (
+            b, h["wall"], g["wall"], l["wall"], g["wall"] / h["wall"], l["wall"] / h["wall"],
+            h["gc_ms"], g["gc_ms"], h["max_pause_ms"], g["max_pause_ms"], h["p99_pause_ms"], g["p99_pause_ms"],
+            h["collections"], g["collections"], h["rss"], g["rss"], l["rss"]))
+
+
+if __name__ == "__main__":
+    main()
