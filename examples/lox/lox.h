@@ -144,13 +144,45 @@ Lines *new_lines(size_t cap);
 void print_value(FILE *out, Value v);
 /* Tables. table_get returns false if absent; table_set true if the key is new. owner is the
  * object holding the Table (for the barrier), or NULL for a root. May allocate: set. */
-bool table_get(Table *t, ObjString *key, Value *out);
-Value *table_find_slot(Table *t, ObjString *key);        /* the value slot, or NULL */
+static inline bool table_get(Table *t, ObjString *key, Value *out);
+static inline Value *table_find_slot(Table *t, ObjString *key);   /* the value slot, or NULL */
 bool table_set(void *owner, Table *t, ObjString *key, Value v);
 void table_copy_all(void *owner_to, Table *to, Table *from);
 void table_reserve(void *owner, Table *t, size_t n);
 void objects_init(void);
 lx_type **object_types(size_t *n);
+
+
+/* ---- Table look-ups, inline: the interpreter's field and method accesses ---- */
+/* The entry index of key, or of the slot where it would go (the first tombstone seen, else
+ * the empty slot that ended the probe). */
+static inline uint32_t probe(const ValArr *e, uint32_t mask, ObjString *key) {
+  uint32_t i = key->obj.hash & mask;
+  uint32_t tomb = UINT32_MAX;
+  for (;;) {
+    Value k = e->v[2 * i];
+    if (k == OBJ_VAL(key)) return i;
+    if (k == NIL_VAL) return tomb != UINT32_MAX ? tomb : i;
+    if (k == TOMB_VAL && tomb == UINT32_MAX) tomb = i;
+    i = (i + 1) & mask;
+  }
+}
+
+static inline bool table_get(Table *t, ObjString *key, Value *out) {
+  if (t->entries == NULL) return false;
+  uint32_t i = probe(t->entries, t->mask, key);
+  if (t->entries->v[2 * i] != OBJ_VAL(key)) return false;
+  *out = t->entries->v[2 * i + 1];
+  return true;
+}
+
+static inline Value *table_find_slot(Table *t, ObjString *key) {
+  if (t->entries == NULL) return NULL;
+  uint32_t i = probe(t->entries, t->mask, key);
+  if (t->entries->v[2 * i] != OBJ_VAL(key)) return NULL;
+  return &t->entries->v[2 * i + 1];
+}
+
 
 /* ---- The string table (strtab.c): the seam where it becomes weak ---- */
 ObjString *strtab_find(const char *chars, size_t len, uint32_t hash);

@@ -182,35 +182,6 @@ ObjBound *new_bound(Value receiver, ObjClosure *method) {
  *  Hash tables (keys: interned strings, compared by address)
  * ------------------------------------------------------------------------------------ */
 
-/* The entry index of key, or of the slot where it would go (the first tombstone seen, else
- * the empty slot that ended the probe). */
-static inline uint32_t probe(const ValArr *e, uint32_t mask, ObjString *key) {
-  uint32_t i = key->obj.hash & mask;
-  uint32_t tomb = UINT32_MAX;
-  for (;;) {
-    Value k = e->v[2 * i];
-    if (k == OBJ_VAL(key)) return i;
-    if (k == NIL_VAL) return tomb != UINT32_MAX ? tomb : i;
-    if (k == TOMB_VAL && tomb == UINT32_MAX) tomb = i;
-    i = (i + 1) & mask;
-  }
-}
-
-bool table_get(Table *t, ObjString *key, Value *out) {
-  if (t->entries == NULL) return false;
-  uint32_t i = probe(t->entries, t->mask, key);
-  if (t->entries->v[2 * i] != OBJ_VAL(key)) return false;
-  *out = t->entries->v[2 * i + 1];
-  return true;
-}
-
-Value *table_find_slot(Table *t, ObjString *key) {
-  if (t->entries == NULL) return NULL;
-  uint32_t i = probe(t->entries, t->mask, key);
-  if (t->entries->v[2 * i] != OBJ_VAL(key)) return NULL;
-  return &t->entries->v[2 * i + 1];
-}
-
 /* Re-derives a table pointer after an allocation: owner may have moved. */
 #define TABLE_AT(owner, off, root) ((owner) ? (Table *)((char *)(owner) + (off)) : (root))
 

@@ -15,7 +15,7 @@ function Counter:activate()
   if self.count >= self.limit then Toggle.activate(self); self.count = 0 end
   return self
 end
-local n = 2000000
+local n = 6000000
 local t = Toggle.new(true)
 for i = 1, n do t:activate():activate():activate() end
 print(t:value())

@@ -3,7 +3,7 @@
 against lua5.4, side by side, on the scripts of this folder (NAME.lox and NAME.lua).
 
 Each program runs N times (default 3) in turn, interleaved; for each figure the median is
-kept: wall time (measured here), peak RSS (the child's ru_maxrss, from wait4), and for the two
+kept: wall time, CPU time (user + system) and peak RSS (from /usr/bin/time), and for the two
 hplox builds the collector's figures from --gc-stats (time in collections, max and p99 pause,
 collections). Outputs are compared: the three must print the same (numbers as %g). Prints
 a Markdown table and the ratios; the machine load (uptime) before and after.
@@ -14,24 +14,21 @@ import re
 import statistics
 import subprocess
 import sys
-import time
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHES = ["binary_trees", "instantiation", "method_call", "strings", "zoo", "fib"]
 
 
-def run_rusage(cmd):
-    """Runs cmd; returns (wall seconds, stdout, peak RSS in KiB)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit("%s failed (%d): %s" % (" ".join(cmd), p.returncode, err.decode()[-500:]))
-    return wall, out.decode(), ru.ru_maxrss
+def run_timed(cmd):
+    """Runs cmd under /usr/bin/time; returns (wall s, cpu s = user + sys, stdout, peak RSS KiB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", tf.name] + cmd,
+                           capture_output=True)
+        if p.returncode != 0:
+            sys.exit("%s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr.decode()[-500:]))
+        wall, user, sys_, rss = tf.read().split()[-4:]
+    return float(wall), float(user) + float(sys_), p.stdout.decode(), int(rss)
 
 
 def gc_summary(out):
@@ -71,15 +68,16 @@ def main():
         for _ in range(a.runs):
             for name, cmd in (("hp", [hplox, "--gc-stats", lox]), ("boehm", [boehm, "--gc-stats", lox]),
                               ("lua", [lua, luasrc])):
-                wall, out, rss = run_rusage(cmd)
+                wall, cpu, out, rss = run_timed(cmd)
                 gc, prog = gc_summary(out)
                 outs[name] = normalise(prog)
-                res[name].append((wall, rss, gc))
+                res[name].append((wall, rss, gc, cpu))
         if not (outs["hp"] == outs["boehm"] == outs["lua"]):
             sys.exit("%s: outputs differ: %r" % (b, outs))
         med = {}
         for name, rs in res.items():
-            m = {"wall": statistics.median(r[0] for r in rs), "rss": statistics.median(r[1] for r in rs) / 1024}
+            m = {"wall": statistics.median(r[0] for r in rs), "rss": statistics.median(r[1] for r in rs) / 1024,
+                 "cpu": statistics.median(r[3] for r in rs)}
             if name != "lua":
                 for key in ("gc_ms", "max_pause_ms", "p99_pause_ms", "collections"):
                     m[key] = statistics.median(float(r[2][key]) for r in rs)
@@ -87,16 +85,18 @@ def main():
         rows.append((b, med))
     print("load after:", os.getloadavg())
     print()
-    print("| script | hplox s | hplox-boehm s | lua5.4 s | boehm/hp | lua/hp | GC ms hp / boehm | "
-          "max pause ms hp / boehm | p99 pause ms hp / boehm | collections hp / boehm | "
-          "peak RSS MiB hp / boehm / lua |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| script | wall s: hplox / boehm / lua | cpu s: hplox / boehm / lua | boehm/hplox wall, cpu | "
+          "lua/hplox wall, cpu | GC ms hplox / boehm | max pause ms hplox / boehm | p99 pause ms hplox / boehm | "
+          "collections hplox / boehm | peak RSS MiB hplox / boehm / lua |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for b, m in rows:
         h, g, l = m["hp"], m["boehm"], m["lua"]
-        print("| %s | %.3f | %.3f | %.3f | %.2f | %.2f | %.1f / %.1f | %.2f / %.2f | %.2f / %.2f | %d / %d | %.0f / %.0f / %.0f |" % (
-            b, h["wall"], g["wall"], l["wall"], g["wall"] / h["wall"], l["wall"] / h["wall"],
-            h["gc_ms"], g["gc_ms"], h["max_pause_ms"], g["max_pause_ms"], h["p99_pause_ms"], g["p99_pause_ms"],
-            h["collections"], g["collections"], h["rss"], g["rss"], l["rss"]))
+        print("| %s | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f, %.2f | %.2f, %.2f | %.0f / %.0f | %.2f / %.2f | "
+              "%.2f / %.2f | %d / %d | %.0f / %.0f / %.0f |" % (
+                  b, h["wall"], g["wall"], l["wall"], h["cpu"], g["cpu"], l["cpu"],
+                  g["wall"] / h["wall"], g["cpu"] / h["cpu"], l["wall"] / h["wall"], l["cpu"] / h["cpu"],
+                  h["gc_ms"], g["gc_ms"], h["max_pause_ms"], g["max_pause_ms"], h["p99_pause_ms"],
+                  g["p99_pause_ms"], h["collections"], g["collections"], h["rss"], g["rss"], l["rss"]))
 
 
 if __name__ == "__main__":

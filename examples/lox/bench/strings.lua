@@ -1,6 +1,6 @@
 local words = ""
 local equal = 0
-for round = 0, 999 do
+for round = 0, 9999 do
   local s = ""
   for i = 0, 99 do
     s = s .. "ab"
@@ -11,7 +11,7 @@ end
 print(equal)
 local a = "x"
 local matches = 0
-for i = 0, 1999999 do
+for i = 0, 19999999 do
   local b = "x" .. "y"
   if b == "xy" then matches = matches + 1 end
   if a == b then matches = matches - 1 end

@@ -12,7 +12,7 @@ function Zoo:grass() return self.elephant end
 function Zoo:mouse() return self.fox end
 local zoo = Zoo.new()
 local sum = 0
-for i = 0, 2999999 do
+for i = 0, 9999999 do
   sum = sum + zoo:ant() + zoo:banana() + zoo:tuna() + zoo:hay() + zoo:grass() + zoo:mouse()
       + zoo.giraffe + zoo.hippo
   zoo.hippo = zoo.hippo + 1
