@@ -18,7 +18,8 @@
 #include <time.h>
 
 #define FRAMES_MAX 512
-#define STACK_MAX (FRAMES_MAX * 256)
+#define STACK_FRAMES (FRAMES_MAX * 256)        /* a call needs its frame start below this */
+#define STACK_MAX (STACK_FRAMES + 65536)       /* slack: the temporaries of the top frame */
 
 typedef struct CallFrame { uint32_t ip_off; Value *slots; } CallFrame;
 
@@ -252,7 +253,8 @@ static InterpretResult run(void) {
     ObjClosure *c_ = (c);                                                        \
     if ((argc) != c_->function->arity)                                           \
       ERROR("Expected %d arguments but got %d.", c_->function->arity, (argc));  \
-    if (vm.nframes == FRAMES_MAX) ERROR("Stack overflow.");                     \
+    if (vm.nframes == FRAMES_MAX || sp - vm.stack > STACK_FRAMES)               \
+      ERROR("Stack overflow.");                                                  \
     vm.frames[vm.nframes] = (CallFrame){ 0, sp - (argc) - 1 };                   \
     vm.closures[vm.nframes] = c_;                                                \
     vm.frame_range.count = (size_t)++vm.nframes;                                 \
