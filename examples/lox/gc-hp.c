@@ -9,6 +9,11 @@
 
 #include <stdlib.h>
 
+_Static_assert((int)LX_LEAF == (int)HP_TYPE_LEAF && (int)LX_ARRAY == (int)HP_TYPE_ARRAY, "lx flags are hp's");
+#ifdef LOX_WEAK_STRINGS
+_Static_assert((int)LX_WEAK_ARRAY == (int)HP_TYPE_WEAK_ARRAY, "lx flags are hp's");
+#endif
+
 hp_thread *lx_thread;
 static hp_runtime *rt;
 

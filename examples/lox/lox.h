@@ -188,7 +188,9 @@ static inline Value *table_find_slot(Table *t, ObjString *key) {
 ObjString *strtab_find(const char *chars, size_t len, uint32_t hash);
 void strtab_add(ObjString *s);          /* may allocate (grows); s must be rooted by caller */
 void strtab_init(void);
-size_t strtab_count(void);
+size_t strtab_count(void);          /* strings interned and alive */
+bool strtab_is_weak(void);
+lx_type *strtab_type(void);
 
 /* ---- compiler.c ---- */
 /* Compiles source into the function of a script; NULL after a compile error (reported on

@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { LX_LEAF = 1u << 0, LX_ARRAY = 1u << 1 };
+enum { LX_LEAF = 1u << 0, LX_ARRAY = 1u << 1, LX_WEAK_ARRAY = 1u << 2 };   /* = HP_TYPE_* */
 
 /* What --gc-stats and gcStats() report, the same fields for both collectors. */
 typedef struct lx_gc_summary {

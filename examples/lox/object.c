@@ -45,8 +45,12 @@ static lx_type *all_types[] = {
 };
 
 lx_type **object_types(size_t *n) {
-  *n = sizeof all_types / sizeof all_types[0];
-  return all_types;
+  static lx_type *types[sizeof all_types / sizeof all_types[0] + 1];
+  size_t k = 0;
+  for (; k < sizeof all_types / sizeof all_types[0]; k++) types[k] = all_types[k];
+  types[k++] = strtab_type();
+  *n = k;
+  return types;
 }
 
 /* ------------------------------------------------------------------------------------
