@@ -2,8 +2,9 @@
  *
  * LLVMFuzzerTestOneInput compiles one input (it is never run: a random program may loop for
  * ever) and checks that it ends either in a function or in at least one error message.
- * Built with clang -fsanitize=fuzzer,address (-DLOX_LIBFUZZER, by hand: see doc), libFuzzer
- * drives it; otherwise main() below is a self-contained driver for the test suite:
+ * Built with clang -fsanitize=fuzzer,address -DLOX_LIBFUZZER (by hand: the command is in
+ * doc/embedding.md, section 13), libFuzzer drives it; otherwise main() below is a
+ * self-contained driver for the test suite:
  *   lox-fuzz [-n ITERATIONS] [-s SEED] [SEED_FILE...]
  * Each iteration is a random token stream, or a seed file mutated (bytes flipped, inserted,
  * deleted, token runs spliced in). Deterministic for a given seed; the sanitizer builds
