@@ -57,6 +57,11 @@ static void read_stats(hp_runtime *rt, void *arg) {
   out->major.p50_ns = hp_gc_pause_quantile(&out->major, 0.5);
   out->major.p99_ns = hp_gc_pause_quantile(&out->major, 0.99);
   out->total_ns = hpS_now_ns() - rt->created_ns;
+  pthread_mutex_lock(&rt->roots_mu);                   /* hp_finalizer_register, _run */
+  out->finalizers_run = h->fin.run;
+  out->finalizers_pending = h->fin.queue.len - h->fin.head;
+  out->finalizers_registered = h->fin.young.len + h->fin.old.len;
+  pthread_mutex_unlock(&rt->roots_mu);
 }
 
 void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
