@@ -2,7 +2,7 @@
  * weakbench-hp (-DBACKEND_HP) and weakbench-boehm (-DBACKEND_BOEHM). The driver (driver.c)
  * runs them side by side; each run is one process and prints one line of key=value pairs.
  *
- * usage: weakbench-X WORKLOAD [N] [ROUNDS]
+ * usage: weakbench-X WORKLOAD [N] [ROUNDS] [K]
  *   table N R     a weak-keyed table of N entries, R rounds: every round fills it with N fresh
  *                 keys (each with a fresh value), keeps one key in 10 in a strong array, drops
  *                 the rest, collects, and checks that exactly the kept entries remain.
@@ -18,9 +18,13 @@
  *                 queue every 4096 allocations and collecting at the end until all N finalizers
  *                 ran. hp: hp_finalizer_register + hp_finalizers_run; Boehm:
  *                 GC_register_finalizer_no_order, finalize_on_demand + GC_invoke_finalizers.
- *   chain N R     (hp only) an ephemeron chain of N pairs (the value of one is the key of the
- *                 next) in the worst order, its head rooted; R major collections; pause_ns is
- *                 the median. chain_flat: the same N pairs with every key rooted, no chain.
+ *   chain N R K   (hp only) K ephemeron chains of N/K pairs each (the value of one pair is the
+ *                 key of the next) in one table of N pairs, each in the worst order, their heads
+ *                 rooted; R major collections; pause_ns is the median. The same N with K = 1 and
+ *                 K = 10 is the linearity test: one chain 10 times as long, same heap.
+ *                 chain_flat: the same N pairs with every key rooted, no chain.
+ * Times: wall (pause_ns, ns_per_*) and CPU time of the process (pause_cpu_ns, cpu_ns_per_*),
+ * which a shared machine inflates less.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +37,16 @@ static uint64_t now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* CPU time of the whole process (all threads: Boehm's parallel markers count too). On a
+ * shared machine it is not inflated by the time other processes hold the CPU, as wall time
+ * is. */
+static uint64_t cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+static uint64_t *g_pause_cpu;      /* per round, like pause[] */
 
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -111,9 +125,10 @@ static void table(size_t n, size_t rounds, hp_gc_kind kind, uint64_t *pause, uin
       if (i % 10 == 0) hp_write(t, keep, &keep[i / 10], k);
     }
     k = v = NULL;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = now_ns(), c1 = cpu_ns();
     hp_collect(t, kind);
     pause[r] = now_ns() - t1;
+    g_pause_cpu[r] = cpu_ns() - c1;
     size_t extra = 0;
     for (size_t i = 0; i < n; i++) {
       void *key = tab[2 * i];
@@ -144,32 +159,44 @@ static void final(size_t n) {
   }
 }
 
-static void chain(size_t n, size_t rounds, int flat, uint64_t *pause) {
-  void **tab = NULL, **keys = NULL;
-  obj *head = NULL, *cur = NULL, *next = NULL;
-  HP_ROOTS(t, fr, HP_SLOT(tab), HP_SLOT(keys), HP_SLOT(head), HP_SLOT(cur), HP_SLOT(next));
+/* k chains of n / k pairs in one table of n pairs, each laid out in the worst order (pair i
+ * of a chain, key K_i and value K_i+1, at its index m-1-i); flat: no chain, every key rooted. */
+static void chain(size_t n, size_t k, size_t rounds, int flat, uint64_t *pause) {
+  void **tab = NULL, **keys = NULL, **heads = NULL;
+  obj *cur = NULL, *next = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(tab), HP_SLOT(keys), HP_SLOT(heads), HP_SLOT(cur), HP_SLOT(next));
+  size_t m = n / k;
   tab = new_ptrs(&etab_type, 2 * n);
-  if (flat) keys = new_ptrs(&ptrs_type, n + 1);
-  head = cur = new_obj(0);
-  for (size_t i = 0; i < n; i++) {
-    next = new_obj(i + 1);
-    hp_write(t, tab, &tab[2 * (n - 1 - i)], cur);
-    hp_write(t, tab, &tab[2 * (n - 1 - i) + 1], next);
-    if (flat) hp_write(t, keys, &keys[i], cur);
-    cur = next;
+  heads = new_ptrs(&ptrs_type, k);
+  if (flat) keys = new_ptrs(&ptrs_type, n);
+  for (size_t c = 0; c < k; c++) {
+    cur = new_obj(0);
+    hp_write(t, heads, &heads[c], cur);
+    for (size_t i = 0; i < m; i++) {
+      next = new_obj(i + 1);
+      size_t at = c * m + (m - 1 - i);
+      hp_write(t, tab, &tab[2 * at], cur);
+      hp_write(t, tab, &tab[2 * at + 1], next);
+      if (flat) hp_write(t, keys, &keys[c * m + i], cur);
+      cur = next;
+    }
   }
   cur = next = NULL;
   for (size_t r = 0; r < rounds; r++) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), c0 = cpu_ns();
     hp_collect(t, HP_GC_MAJOR);
     pause[r] = now_ns() - t0;
+    g_pause_cpu[r] = cpu_ns() - c0;
   }
-  obj *p = head;
-  for (size_t i = 0; i < n; i++) {
-    if (tab[2 * (n - 1 - i)] != p) fail("chain: broken");
-    p = tab[2 * (n - 1 - i) + 1];
+  for (size_t c = 0; c < k; c++) {
+    obj *p = heads[c];
+    for (size_t i = 0; i < m; i++) {
+      size_t at = c * m + (m - 1 - i);
+      if (tab[2 * at] != p) fail("chain: broken");
+      p = tab[2 * at + 1];
+    }
+    if (p == NULL || p->id != m) fail("chain: broken end");
   }
-  if (p == NULL || p->id != n) fail("chain: broken end");
   HP_UNROOT(t, fr);
 }
 
@@ -215,9 +242,10 @@ static void table(size_t n, size_t rounds, int kind, uint64_t *pause, uint64_t *
       vals[i] = new_obj(i + 1);
       if (i % 10 == 0) keep[i / 10] = k;
     }
-    uint64_t t1 = now_ns();
+    uint64_t t1 = now_ns(), c1 = cpu_ns();
     GC_gcollect();
     pause[r] = now_ns() - t1;
+    g_pause_cpu[r] = cpu_ns() - c1;
     size_t extra = 0;
     for (size_t i = 0; i < n; i++) {
       void *key = keys[i];
@@ -248,8 +276,8 @@ static void final(size_t n) {
   }
 }
 
-static void chain(size_t n, size_t rounds, int flat, uint64_t *pause) {
-  (void)n; (void)rounds; (void)flat; (void)pause;
+static void chain(size_t n, size_t k, size_t rounds, int flat, uint64_t *pause) {
+  (void)n; (void)k; (void)rounds; (void)flat; (void)pause;
   fail("chain: Boehm GC has no ephemerons");
 }
 
@@ -259,13 +287,16 @@ static void report(void) { printf(" collections=%zu", (size_t)GC_get_gc_no()); }
 #endif
 
 int main(int argc, char **argv) {
-  if (argc < 2) fail("usage: weakbench-X table|table_minor|final|chain|chain_flat [N] [ROUNDS]");
+  if (argc < 2) fail("usage: weakbench-X table|table_minor|final|chain|chain_flat [N] [ROUNDS] [K]");
   const char *w = argv[1];
   size_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
   size_t rounds = argc > 3 ? strtoull(argv[3], NULL, 10) : 10;
-  if (n == 0 || rounds == 0 || rounds > 1000) fail("bad N or ROUNDS");
+  size_t k = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
+  if (n == 0 || rounds == 0 || rounds > 1000 || k == 0 || n % k != 0) fail("bad N, ROUNDS or K");
   uint64_t *pause = calloc(rounds, sizeof *pause), *round = calloc(rounds, sizeof *round);
-  if (!pause || !round) fail("out of memory");
+  g_pause_cpu = calloc(rounds, sizeof *g_pause_cpu);
+  if (!pause || !round || !g_pause_cpu) fail("out of memory");
+  uint64_t c0 = cpu_ns();
   uint64_t t0 = now_ns();
   init();
   printf("backend=%s workload=%s n=%zu", NAME, w, n);
@@ -276,16 +307,20 @@ int main(int argc, char **argv) {
     table(n, rounds, 0, pause, round);
 #endif
     uint64_t p = median(pause, rounds), r = median(round, rounds);
-    printf(" pause_ns=%llu ns_per_entry=%.2f round_ns=%llu round_ns_per_entry=%.2f", (unsigned long long)p,
-           (double)p / (double)n, (unsigned long long)r, (double)r / (double)n);
+    uint64_t pc = median(g_pause_cpu, rounds);
+    printf(" pause_ns=%llu ns_per_entry=%.2f round_ns=%llu round_ns_per_entry=%.2f pause_cpu_ns=%llu"
+           " cpu_ns_per_entry=%.2f", (unsigned long long)p, (double)p / (double)n, (unsigned long long)r,
+           (double)r / (double)n, (unsigned long long)pc, (double)pc / (double)n);
   } else if (strcmp(w, "final") == 0) {
     final(n);
     if (g_finalized != n) fail("final: not every finalizer ran once");
-    uint64_t wall = now_ns() - t0;
-    printf(" finalized=%zu ns_per_object=%.2f", g_finalized, (double)wall / (double)n);
+    uint64_t wall = now_ns() - t0, cpu = cpu_ns() - c0;
+    printf(" finalized=%zu ns_per_object=%.2f cpu_ns_per_object=%.2f", g_finalized, (double)wall / (double)n,
+           (double)cpu / (double)n);
   } else if (strcmp(w, "chain") == 0 || strcmp(w, "chain_flat") == 0) {
-    chain(n, rounds, strcmp(w, "chain_flat") == 0, pause);
-    printf(" pause_ns=%llu", (unsigned long long)median(pause, rounds));
+    chain(n, k, rounds, strcmp(w, "chain_flat") == 0, pause);
+    printf(" chains=%zu pause_ns=%llu pause_cpu_ns=%llu", k, (unsigned long long)median(pause, rounds),
+           (unsigned long long)median(g_pause_cpu, rounds));
   } else {
     fail("unknown workload");
   }
