@@ -61,6 +61,7 @@ void hpC_mutator_hand_over(hpC_mutator *th) {
   for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&h->remset, th->remset.items[i]);
   for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
   th->remset.len = th->tlabs.len = 0;
+  hpC_fin_hand_over(&h->fin, h, &th->fin_new);
 }
 
 void hpC_retire_tlabs(hp_runtime *rt) {

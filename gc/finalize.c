@@ -1,9 +1,10 @@
 /* gc/finalize.c -- finalizers: registrations, what a collection does with those whose object
  * it did not reach (gc/weak.h, "Finalizers"), and the queue the embedder runs.
  *
- * The lists change under rt->roots_mu (hp_finalizer_register, hp_finalizers_run); a collection
- * reads and changes them with the world stopped, when no attached thread is inside those
- * functions.
+ * A thread registers into its own buffer (hpC_mutator.fin_new, no lock), handed over to the
+ * young and old lists when the world stops or the thread detaches; the lists change only then
+ * (world stopped, or world_mu and alloc_mu held). The queue changes under rt->roots_mu
+ * (hp_finalizers_run) or with the world stopped (a collection appends to it).
  */
 #include "gc/collector.h"
 
@@ -73,15 +74,15 @@ void hpC_fin_free(hpC_fin *f) {
  *  The API
  * ------------------------------------------------------------------------------------ */
 
+void hpC_fin_hand_over(hpC_fin *f, hpC_generations *h, hpC_finvec *mine) {
+  for (size_t i = 0; i < mine->len; i++)
+    push_gc(hpC_is_young(h, mine->items[i].obj) ? &f->young : &f->old, mine->items[i]);
+  mine->len = 0;
+}
+
 int hp_finalizer_register(hp_thread *t, void *obj, hp_finalizer_fn fn, void *data) {
   if (obj == NULL || fn == NULL) { errno = EINVAL; return -1; }
-  hp_runtime *rt = hpC_mutator_of(t)->rt;
-  hpC_generations *h = &rt->gens;
-  hpC_final r = { obj, fn, data };
-  pthread_mutex_lock(&rt->roots_mu);
-  bool ok = push(hpC_is_young(h, obj) ? &h->fin.young : &h->fin.old, r);
-  pthread_mutex_unlock(&rt->roots_mu);
-  if (!ok) { errno = ENOMEM; return -1; }
+  if (!push(&hpC_mutator_of(t)->fin_new, (hpC_final){ obj, fn, data })) { errno = ENOMEM; return -1; }
   return 0;
 }
 
@@ -144,6 +145,7 @@ void hpC_fin_destroy(hp_runtime *rt, hp_thread *t) {
   for (int round = 0; round < 16; round++) {
     hp_finalizers_run(t, 0);
     pthread_mutex_lock(&rt->roots_mu);
+    for (hpC_mutator *th = rt->threads; th; th = th->next) hpC_fin_hand_over(f, &rt->gens, &th->fin_new);
     size_t moved = 0;
     hpC_finvec *lists[2] = { &f->young, &f->old };
     for (int l = 0; l < 2; l++) {

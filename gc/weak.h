@@ -26,8 +26,9 @@
  *   mark bit (MARKED, pinned objects) kept; the index is bits 8-63. Only during tracing: after
  *   hpC_weak_fix no header holds an index.
  *
- * Finalizers. Registrations live in two lists by the object's address (young range, old):
- * a minor collection looks at the young one only. After tracing from the roots and fixing
+ * Finalizers. A thread registers into a buffer of its own, with no lock; the buffers are
+ * handed over whenever the world stops. Registrations live in two lists by the object's
+ * address (young range, old): a minor collection looks at the young one only. After tracing from the roots and fixing
  * the weak holders found so far (so weak slots to a finalizable object are cleared before its
  * finalizer runs), each registration whose object was not reached is moved to the queue and
  * its object traced, with a second round of fixing for the holders that tracing finds. The
@@ -105,6 +106,8 @@ HP_INTERNAL void hpC_fin_roots(hpC_fin *f, hp_visit_fn visit, void *ctx);
  * whether any was queued (the caller then traces again). */
 HP_INTERNAL bool hpC_fin_scan(hpC_fin *f, hpC_generations *h, bool major, hp_visit_fn visit, void *ctx);
 HP_INTERNAL void hpC_fin_free(hpC_fin *f);
+/* Moves a thread's new registrations into the lists (world stopped, or at detach). */
+HP_INTERNAL void hpC_fin_hand_over(hpC_fin *f, hpC_generations *h, hpC_finvec *mine);
 /* hp_runtime_destroy with cfg.finalize_on_destroy: runs the queued finalizers and those still
  * registered, on thread t. */
 HP_INTERNAL void hpC_fin_destroy(hp_runtime *rt, hp_thread *t);
