@@ -28,6 +28,10 @@ bool hpC_runtime_init(hp_runtime *rt) {
 }
 
 void hpC_runtime_destroy(hp_runtime *rt) {
+  if (rt->cfg.finalize_on_destroy) {                  /* on the caller, if it is attached */
+    hpC_mutator *self = hpC_mutator_self(rt);
+    if (self != NULL) hpC_fin_destroy(rt, &self->pub);
+  }
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);
@@ -57,6 +61,7 @@ void hpC_mutator_hand_over(hpC_mutator *th) {
   for (size_t i = 0; i < th->remset.len; i++) hpC_vec_push(&h->remset, th->remset.items[i]);
   for (size_t i = 0; i < th->tlabs.len; i++) hpC_vec_push(&h->tlabs, th->tlabs.items[i]);
   th->remset.len = th->tlabs.len = 0;
+  hpC_fin_hand_over(&h->fin, h, &th->fin_new);
 }
 
 void hpC_retire_tlabs(hp_runtime *rt) {
@@ -135,12 +140,17 @@ typedef struct collection {
   uint64_t number;                /* of this kind, from 1 */
   hp_gc_event ev;                 /* what the event handler is told */
   hpC_results res;
+  uint64_t weak0[4];              /* weak and finalizer counts before it (for the log line) */
 } collection;
 
 /* The start event, and verification before (cfg.verify >= 2). */
 static void announce(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
   co->number = (co->kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  co->weak0[0] = st->weak_cleared;
+  co->weak0[1] = st->ephemerons_traced;
+  co->weak0[2] = st->ephemerons_cleared;
+  co->weak0[3] = st->finalizers_queued;
   co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number,
                           .heap_before = hpC_in_use(rt) };
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
@@ -174,10 +184,16 @@ static void account(hp_runtime *rt, collection *co) {
 
 /* cfg.gc_log: one line on stderr. */
 static void log_line(hp_runtime *rt, const collection *co) {
-  hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK",
+  const struct hp_gc_stats *st = &rt->stats;
+  hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK, "
+           "weak cleared %llu, ephemerons %llu (cleared %llu), finalizers queued %llu",
            co->kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)co->number,
            (double)co->ev.pause_ns / 1e6, (size_t)(co->ev.heap_before >> 10), (size_t)(co->ev.heap_after >> 10),
-           hpC_committed(rt) >> 10, co->res.copied >> 10, co->res.promoted >> 10);
+           hpC_committed(rt) >> 10, co->res.copied >> 10, co->res.promoted >> 10,
+           (unsigned long long)(st->weak_cleared - co->weak0[0]),
+           (unsigned long long)(st->ephemerons_traced - co->weak0[1]),
+           (unsigned long long)(st->ephemerons_cleared - co->weak0[2]),
+           (unsigned long long)(st->finalizers_queued - co->weak0[3]));
 }
 
 static void collect_stopped(hp_runtime *rt, void *arg) {

@@ -38,6 +38,7 @@ struct hpC_mutator {
   int state;                      /* HPC_*, under world_mu */
   hpC_vec remset;                 /* old objects this thread's barrier remembered */
   hpC_vec tlabs;                  /* (start, end) of the TLABs it took this cycle */
+  hpC_finvec fin_new;             /* finalizers it registered since the last world stop */
   pthread_t self;
   /* conservative roots: what the thread captured when it entered a collection */
   uintptr_t stack_hi;             /* the far end of its stack */

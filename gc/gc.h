@@ -96,6 +96,8 @@ HP_INTERNAL bool hpC_vec_remove(hpC_vec *v, uintptr_t x);
  * pairs by their start. */
 HP_INTERNAL int hpC_cmp_word(const void *a, const void *b);
 
+#include "gc/weak.h"
+
 /* A space of the young generation (eden, or one survivor semispace): its range, less the
  * objects pinned in it, is a sorted list of free runs, handed out by a bump in order.
  * [young-parsable]: runs[0..run) are sequences of objects and fillers up to their ends,
@@ -137,6 +139,9 @@ struct hpC_generations {
   /* remembered set: bodies of old objects with REMEMBERED set */
   hpC_vec remset;
   unsigned tenure;                        /* current tenure age */
+  /* weak slots, ephemerons, finalizers (gc/weak.h) */
+  hpC_weak weak;
+  hpC_fin fin;
 };
 
 /* Hands thread th a fresh TLAB of at least `need` bytes; false when eden is full. */

@@ -43,6 +43,8 @@ void hpC_generations_destroy(hp_runtime *rt) {
   hpC_vec_free(&h->remset);
   hpC_vec_free(&h->tlabs);
   hpC_vec_free(&h->pinned);
+  hpC_weak_free(&h->weak);
+  hpC_fin_free(&h->fin);
   hp_pool_free(h->eden.runs);
   hp_pool_free(h->from.runs);
   hp_pool_free(h->to.runs);

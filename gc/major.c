@@ -9,6 +9,7 @@
  * touches a dead object.
  */
 #include "gc/collector.h"
+#include "pools/platform/os.h"
 
 #define HPC_PREFETCH 16
 
@@ -68,14 +69,38 @@ static void mark_candidate(hp_runtime *rt, uintptr_t w, void *ctx) {
   if (hdr != NULL) mark_object(ctx, hdr);
 }
 
+static void drain(marker *m);
+
 static void mark(marker *m) {
   hp_runtime *rt = m->rt;
+  hpC_generations *h = &rt->gens;
+  hpC_weak_begin(&h->weak, h, true);
   hpC_visit_roots(rt, mark_slot, m);
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, mark_candidate, m);
   for (size_t i = 0; i < rt->pins.len; i++) {
     void *body = (void *)rt->pins.items[i];
     mark_slot(&body, m);
   }
+  drain(m);
+  /* As in a minor collection: weak slots first, then the finalizable objects (gc/weak.h). */
+  uint64_t t0 = hpS_now_ns();
+  hpC_weak_fix(&h->weak);
+  uint64_t t1 = hpS_now_ns();
+  if (hpC_fin_scan(&h->fin, h, true, mark_slot, m)) {
+    drain(m);
+    hpC_weak_fix(&h->weak);
+  }
+  rt->stats.weak_ns += t1 - t0;
+  rt->stats.finalize_ns += hpS_now_ns() - t1;
+  hpC_weak_end(&h->weak, &rt->stats);
+  rt->stats.finalizers_queued += h->fin.queued;
+  h->fin.queued = 0;
+  hpC_vec_free(&m->stack);
+}
+
+/* Traces what is marked and not traced yet, and the values of released ephemerons. */
+static void drain(marker *m) {
+  hpC_weak *w = &m->rt->gens.weak;
   /* Objects pass through a small FIFO between the stack and the tracer, prefetched as they
    * enter it: by the time one is traced, its header has had HPC_PREFETCH objects' worth of
    * work to arrive. (A prefetch at push time is too early when one array pushes a million
@@ -83,6 +108,7 @@ static void mark(marker *m) {
   uint64_t *fifo[HPC_PREFETCH];
   unsigned head = 0, n = 0;
   for (;;) {
+    if (n == 0 && m->stack.len == 0 && !hpC_weak_drain(w, mark_slot, m)) break;
     while (n < HPC_PREFETCH && m->stack.len > 0) {
       uint64_t *hdr = (uint64_t *)m->stack.items[--m->stack.len];
       __builtin_prefetch(hdr);
@@ -92,11 +118,13 @@ static void mark(marker *m) {
     uint64_t *hdr = fifo[head];
     head = (head + 1) % HPC_PREFETCH;
     n--;
-    if (!(*hdr & HPC_PINNED)) m->marked_bytes += hpC_bytes(*hdr);   /* pinned: pinned_held */
+    uint64_t hw = *hdr;
+    if (hp_unlikely(hw & HPC_FORWARDED)) hw = hpC_weak_unpark(w, hdr, hw);   /* [ephemeron-parked] */
+    if (!(hw & HPC_PINNED)) m->marked_bytes += hpC_bytes(hw);   /* pinned: pinned_held */
     m->marked_objects++;
     hpC_trace_with(hdr, mark_slot, m);
+    if (hp_unlikely(hpC_type_weak[hpC_type_id(hw)])) hpC_weak_trace(w, hdr, mark_slot, m);
   }
-  hpC_vec_free(&m->stack);
 }
 
 /* Drops the remembered objects that are about to be swept: after the promotion the set holds

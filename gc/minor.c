@@ -15,6 +15,7 @@
  * remembered and pinned objects: nothing here walks the old generation.
  */
 #include "gc/collector.h"
+#include "pools/platform/os.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,8 @@ typedef struct minor {
   hpC_vec newly_pinned;       /* pinned now and not in the pinned list before */
   size_t copied, promoted_bytes, pinned_bytes;
   size_t age_bytes[16];       /* bytes copied to to-space, by new age */
+  size_t scan_run;            /* Cheney's scan pointer: run and address (scan() resumes it) */
+  uintptr_t scan_at;
 } minor;
 
 #define BAD_YOUNG_POINTER "hp: slot %p holds %p, which points into the young generation but not at " \
@@ -93,6 +96,7 @@ static void visit_young(minor *c, void **slot, void *p) {
   } else if (hw & HPC_PINNED) {
     np = p;                                            /* stays: old, in place */
   } else {
+    if (hp_unlikely(hw & HPC_REMEMBERED)) hw = hpC_weak_unpark(&h->weak, hdr, hw);  /* [ephemeron-parked] */
     hp_check_api(hpC_words(hw) != 0 && hpC_types[hpC_type_id(hw)] != NULL, BAD_YOUNG_POINTER, (void *)slot, p);
     np = copy(c, hdr, hw);
   }
@@ -111,6 +115,11 @@ hp_inline void visit_slot(void **slot, void *ctx) {
 }
 
 static void visit(void **slot, void *ctx) { visit_slot(slot, ctx); }
+
+/* After tracing an object: its weak slots and ephemeron pairs, if its type has any. */
+hp_inline void trace_weak(minor *c, uint64_t *hdr) {
+  if (hp_unlikely(hpC_type_weak[hpC_type_id(*hdr)])) hpC_weak_trace(&c->h->weak, hdr, visit, c);
+}
 
 /* ------------------------------------------------------------------------------------
  *  Pinning
@@ -248,6 +257,7 @@ static void scan_remembered(minor *c) {
     const hp_type *t = hpC_types[hpC_type_id(*hdr)];
     if (hpC_carded(*hdr, t)) scan_cards(c, hdr, t);
     else hpC_trace_with(hdr, visit_slot, c);
+    trace_weak(c, hdr);
     if (c->points_young) {
       *hdr |= HPC_REMEMBERED | HPC_SCANNED;            /* seen, until the loop ends */
       rs->items[kept++] = rs->items[i];
@@ -274,6 +284,7 @@ static bool scan_promoted(minor *c) {
     uint64_t *hdr = (uint64_t *)c->promoted.items[--c->promoted.len];
     c->points_young = false;
     hpC_trace_with(hdr, visit_slot, c);
+    trace_weak(c, hdr);
     if (c->points_young && !(*hdr & (HPC_REMEMBERED | HPC_PINNED))) {
       *hdr |= HPC_REMEMBERED;
       hpC_vec_push(&c->h->remset, (uintptr_t)(hdr + 1));
@@ -284,11 +295,12 @@ static bool scan_promoted(minor *c) {
   return true;
 }
 
-/* Cheney's loop over to-space, run by run, interleaved with the promoted objects. */
+/* Cheney's loop over to-space, run by run, interleaved with the promoted objects and the
+ * values of released ephemerons; it resumes where it stopped when called again. */
 static void scan(minor *c) {
   hpC_space *to = c->to;
-  size_t r = 0;
-  uintptr_t s = to->nruns ? to->runs[0].lo : 0;
+  size_t r = c->scan_run;
+  uintptr_t s = c->scan_at;
   for (;;) {
     while (r < to->nruns) {
       /* The end moves while we scan: tracing copies more objects into to-space. */
@@ -296,12 +308,17 @@ static void scan(minor *c) {
         uint64_t *hdr = (uint64_t *)s;
         s += hpC_bytes(*hdr);
         hpC_trace_with(hdr, visit_slot, c);
+        trace_weak(c, hdr);
       }
       if (r >= to->run) break;                        /* caught up with the copying */
       if (++r < to->nruns) s = to->runs[r].lo;
     }
-    if (!scan_promoted(c)) break;
+    bool more = scan_promoted(c);
+    if (hpC_weak_drain(&c->h->weak, visit, c)) more = true;
+    if (!more) break;
   }
+  c->scan_run = r;
+  c->scan_at = s;
 }
 
 /* HotSpot's rule: the tenure age is the first age at which the survivors of that age and
@@ -336,11 +353,28 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   minor c = { .rt = rt, .h = h, .to = &h->to, .promote_all = promote_all, .tenure = h->tenure };
   memset(h->starts + (h->to.lo - h->young_lo) / 512, 0, (h->to.hi - h->to.lo) / 64);
 
+  hpC_weak_begin(&h->weak, h, false);
   pin_roots(&c);                 /* before anything moves: lookups parse the spaces */
   hpC_space_reset(&h->to, &h->pinned);
+  c.scan_run = 0;
+  c.scan_at = h->to.nruns ? h->to.runs[0].lo : 0;
   hpC_visit_roots(rt, visit, &c);
   scan_remembered(&c);
   scan(&c);
+  /* Weak slots to what was not reached are cleared before its finalizer is queued; then the
+   * finalizable objects are kept, with what they reach (gc/weak.h). */
+  uint64_t t0 = hpS_now_ns();
+  hpC_weak_fix(&h->weak);
+  uint64_t t1 = hpS_now_ns();
+  if (hpC_fin_scan(&h->fin, h, false, visit, &c)) {
+    scan(&c);
+    hpC_weak_fix(&h->weak);
+  }
+  rt->stats.weak_ns += t1 - t0;
+  rt->stats.finalize_ns += hpS_now_ns() - t1;
+  hpC_weak_end(&h->weak, &rt->stats);
+  rt->stats.finalizers_queued += h->fin.queued;
+  h->fin.queued = 0;
   hpC_vec_free(&c.promoted);
   settle_pinned(&c);
 

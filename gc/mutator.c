@@ -168,6 +168,7 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
 void hpC_mutator_free(hpC_mutator *th) {
   hpC_vec_free(&th->remset);
   hpC_vec_free(&th->tlabs);
+  hp_pool_free(th->fin_new.items);
   hp_pool_free(th);
 }
 

@@ -130,6 +130,7 @@ void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx) {
     for (size_t j = 0; j < r->count; j++) visit(&r->base[j], ctx);
   }
   for (size_t i = 0; i < rt->ncallbacks; i++) rt->callbacks[i].fn(visit, ctx, rt->callbacks[i].data);
+  hpC_fin_roots(&rt->gens.fin, visit, ctx);            /* queued finalizers' objects */
 }
 
 /* ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ int hp_type_register(hp_runtime *rt, hp_type *type) {
   for (uint32_t i = 0; i < type->noffsets; i++) {
     if (type->offsets[i] % 8 != 0 || (size_t)type->offsets[i] + 8 > type->size) { errno = EINVAL; return -1; }
   }
+  if (!hpC_weak_type_check(type)) { errno = EINVAL; return -1; }
   pthread_mutex_lock(&types_mu);
   uint32_t n = atomic_load_explicit(&hpC_ntypes, memory_order_relaxed);   /* types_mu held */
   if (type->id != 0 && type->id < n && hpC_types[type->id] == type) {
@@ -24,6 +25,7 @@ int hp_type_register(hp_runtime *rt, hp_type *type) {
   }
   if (n > HPC_MAX_TYPES) { pthread_mutex_unlock(&types_mu); errno = ENOSPC; return -1; }
   type->id = n;
+  hpC_weak_type_set(type);
   hpC_types[n] = type;
   atomic_store_explicit(&hpC_ntypes, n + 1, memory_order_release);     /* hpC_types[n] first */
   pthread_mutex_unlock(&types_mu);

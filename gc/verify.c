@@ -52,6 +52,21 @@ static void check_slot(void **slot, void *ctx) {
   if (start != (void *)hdr) fail(v, "a slot points into the old generation but not at an object", slot, p);
 }
 
+/* A weak slot or an ephemeron field: as a strong slot, and an old object it points to must be
+ * allocated (not swept): the collection that freed it clears the slot. */
+static void check_weak_slot(void **slot, void *ctx) {
+  verifier *v = ctx;
+  check_slot(slot, ctx);
+  void *p = *slot;
+  if (!hpP_contains(p) || hpC_is_young(v->h, p)) return;
+  hpP_page *pg;
+  uint64_t *hdr = hpP_block_of((uint64_t *)p - 1, &pg);
+  if (pg == NULL || pg->arena != HPP_ARENA_GC || hdr != (uint64_t *)p - 1) return;
+  uint32_t i = hpP_block_index(pg, hdr);
+  if (!((hpP_span_bits(pg, HPP_BITS_ALLOC)[i >> 6] >> (i & 63)) & 1))
+    fail(v, "a weak slot or ephemeron field points to a freed object (not cleared)", slot, p);
+}
+
 static void check_object(verifier *v, uint64_t *hdr, bool old) {
   uint64_t hw = *hdr;
   v->obj = hdr;
@@ -68,6 +83,10 @@ static void check_object(verifier *v, uint64_t *hdr, bool old) {
   v->carded = old && hpC_carded(hw, t);
   v->card_lo = (uintptr_t)(hdr + 1) + ((t->size + 7) & ~(size_t)7);
   hpC_trace(hdr, check_slot, v);
+  if (hpC_type_weak[id]) {
+    v->carded = false;
+    hpC_weak_slots(hdr, check_weak_slot, v);
+  }
   if (old && v->holds_young && !(hw & (HPC_REMEMBERED | HPC_PINNED)))
     fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);
   if (!old && (hw & HPC_REMEMBERED)) fail(v, "a young object is marked remembered", hdr, NULL);

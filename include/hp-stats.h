@@ -47,7 +47,7 @@ struct hp_pool_stats {
 };
 
 
-#define HP_GC_STATS_VERSION 1
+#define HP_GC_STATS_VERSION 2
 #define HP_PAUSE_BUCKETS 192   /* 8 per doubling from 1 us: bucket i holds pauses up to
                                   1 us * 2^((i+1)/8) */
 
@@ -88,6 +88,17 @@ struct hp_gc_stats {
   uint64_t stop_ns_total;        /* time to stop the other threads at safe points, */
   uint64_t stop_ns_last;         /*   summed over all collections, the last one, */
   uint64_t stop_ns_max;          /*   and the longest */
+  /* version 2: weak references, ephemerons, finalizers (all collections) */
+  uint64_t weak_cleared;         /* weak slots cleared (their object died) */
+  uint64_t ephemerons_traced;    /* ephemeron pairs met by collections */
+  uint64_t ephemerons_parked;    /* of those, met with their key not (yet) reached */
+  uint64_t ephemerons_cleared;   /* pairs cleared (their key died) */
+  uint64_t finalizers_queued;    /* registrations whose object was found unreachable */
+  uint64_t finalizers_run;       /* finalizers run by hp_finalizers_run */
+  uint64_t finalizers_pending;   /* queued, not yet run (now) */
+  uint64_t finalizers_registered;/* registered, object not yet found unreachable (now) */
+  uint64_t weak_ns;              /* time clearing and updating weak slots and ephemerons */
+  uint64_t finalize_ns;          /* time finding finalizable objects and keeping them alive */
 };
 
 #endif /* HP_STATS_H */

@@ -136,12 +136,20 @@ typedef void (*hp_trace_fn)(void *obj, hp_visit_fn visit, void *ctx);
 enum {
   HP_TYPE_LEAF = 1u << 0,     /* holds no managed pointers: never traced */
   HP_TYPE_ARRAY = 1u << 1,    /* every word of the body from `size` to the end is a slot */
+  /* Every word of the body from `size` to the end is a weak slot (a weak-valued table
+   * without one object per entry; see "Weak references" below). Not with HP_TYPE_ARRAY. */
+  HP_TYPE_WEAK_ARRAY = 1u << 2,
+  /* The words of the body from `size` to the end are (key, value) pairs with ephemeron
+   * semantics: an ephemeron table (see "Ephemerons" below). Not with the two above. */
+  HP_TYPE_EPHEMERON_ARRAY = 1u << 3,
 };
 
 /* The description of a kind of object. Fill it in, register it with hp_type_register, and
  * keep it alive (and unchanged) as long as the runtime lives.
  * Slots are found, in this order: the `noffsets` fixed `offsets` (bytes from the body start,
- * multiples of 8), then with HP_TYPE_ARRAY the trailing words, then `trace` if not NULL. */
+ * multiples of 8), then with HP_TYPE_ARRAY the trailing words, then `trace` if not NULL.
+ * Weak slots and ephemeron pairs are declared apart (the fields after `id`, zero by default)
+ * and never reported by `offsets` or `trace`. */
 typedef struct hp_type {
   const char *name;           /* for diagnostics */
   size_t size;                /* bytes of the fixed part of the body */
@@ -150,6 +158,10 @@ typedef struct hp_type {
   const uint32_t *offsets;
   hp_trace_fn trace;
   uint32_t id;                /* set by hp_type_register; 0 before */
+  uint32_t nweak;             /* weak slots in the fixed part: byte offsets, multiples of 8 */
+  const uint32_t *weak_offsets;
+  uint32_t nephemerons;       /* ephemeron pairs in the fixed part: the offset of each key; */
+  const uint32_t *ephemeron_offsets;  /* its value is the next word */
 } hp_type;
 
 /* Registers type (sets type->id). Returns 0, or -1 with errno = ENOSPC past 65,535 types,
@@ -171,6 +183,7 @@ struct hp_config {
   unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */
   bool gc_log;                /* one line per collection on stderr (false) */
   bool conservative_stack;    /* scan C stacks and registers conservatively (true) */
+  bool finalize_on_destroy;   /* hp_runtime_destroy runs pending finalizers (false: drops) */
 };
 
 /* Fills c with the compiled-in defaults. */
@@ -342,6 +355,50 @@ HP_API void hp_set_gc_event_handler(hp_runtime *rt, hp_gc_event_fn fn, void *dat
  * hp_thread fields above are public, and the header word is
  *   (total_words << 24) | (type_id << 8)      total_words = (body_bytes + 15) / 8 rounded down
  * (see doc/design.md, "Header word"). */
+
+/* ---- Weak references ----
+ * A weak slot holds a managed pointer (or NULL) that does not keep its object alive: after
+ * the collection that finds the object unreachable (a minor one for a young object) the slot
+ * reads NULL; while the object lives the slot follows its moves. Stores into a weak slot of
+ * an existing object go through hp_write, like any other. Pinned objects do not move: a weak
+ * slot to one stays as it is while it lives. Two forms: an hp_weak object (one weak slot),
+ * and weak slots declared in a type (weak_offsets, HP_TYPE_WEAK_ARRAY). */
+/* A new weak reference to target (NULL allowed); NULL when memory is exhausted. */
+HP_API void *hp_weak_new(hp_thread *t, void *target);
+/* Its target, or NULL once the target has been collected. A load: no lock, no barrier. */
+HP_INLINE void *hp_weak_get(hp_thread *t, const void *w) { (void)t; return *(void *const *)w; }
+HP_API void hp_weak_set(hp_thread *t, void *w, void *target);
+
+/* ---- Ephemerons ----
+ * An ephemeron pair (key, value): the value is kept alive by the pair only while the key is
+ * reachable otherwise (not through values of ephemerons whose keys are not); once the key is
+ * unreachable both fields read NULL. Chains and cycles resolve: the cost is linear in the
+ * pairs and the live objects. A key that is NULL or not a managed pointer counts as live (the
+ * value is held strongly). An ephemeron table is an object of a type with
+ * HP_TYPE_EPHEMERON_ARRAY: its trailing words are pairs (an open-addressing weak-keyed table
+ * needs no object per entry). Stores go through hp_write. */
+HP_API void *hp_ephemeron_new(hp_thread *t, void *key, void *value);
+HP_INLINE void *hp_ephemeron_key(hp_thread *t, const void *e) { (void)t; return ((void *const *)e)[0]; }
+HP_INLINE void *hp_ephemeron_value(hp_thread *t, const void *e) { (void)t; return ((void *const *)e)[1]; }
+
+/* ---- Finalizers ----
+ * hp_finalizer_register arranges for fn(t, obj, data) to run once obj is unreachable: the
+ * collection that finds it so (a minor one for a young object) clears the weak slots and the
+ * ephemerons whose key it is, keeps obj and everything it references alive, and queues the
+ * finalizer. Finalizers run only when the embedder calls hp_finalizers_run, never inside a
+ * collection. obj is valid while fn runs (root it across an allocation, as any pointer);
+ * storing it somewhere reachable resurrects it for good: it is not finalized again unless
+ * registered again. Each registration runs at most once. At hp_runtime_destroy the queued
+ * and still registered finalizers are dropped, or run with cfg.finalize_on_destroy. */
+typedef void (*hp_finalizer_fn)(hp_thread *t, void *obj, void *data);
+/* Returns 0, or -1 with errno = EINVAL (obj NULL or fn NULL), ENOMEM. */
+HP_API int hp_finalizer_register(hp_thread *t, void *obj, hp_finalizer_fn fn, void *data);
+/* Runs up to max queued finalizers (0: all, including those queued while they run) on the
+ * calling thread, in the order they were queued; returns how many ran. Any attached thread,
+ * any number at once. */
+HP_API size_t hp_finalizers_run(hp_thread *t, size_t max);
+/* The number of finalizers queued and not yet run: a cheap poll for a safe point. */
+HP_API size_t hp_finalizers_pending(hp_runtime *rt);
 
 /* ---- Heap checking ---- */
 /* Walks the whole heap and checks every invariant (doc/design.md); aborts with a message on

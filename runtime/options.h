@@ -32,6 +32,8 @@
   X(bool, gc_log, "HP_GC_LOG", 0, 0, 1,                                                     \
     "one line per collection on stderr")                                                   \
   X(bool, conservative_stack, "HP_CONSERVATIVE", 1, 0, 1,                                   \
-    "scan thread stacks and registers conservatively; what they point to is pinned")
+    "scan thread stacks and registers conservatively; what they point to is pinned")        \
+  X(bool, finalize_on_destroy, "HP_FINALIZE_ON_DESTROY", 0, 0, 1,                           \
+    "hp_runtime_destroy runs the pending finalizers (queued, then still registered)")
 
 #endif

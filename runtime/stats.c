@@ -57,6 +57,15 @@ static void read_stats(hp_runtime *rt, void *arg) {
   out->major.p50_ns = hp_gc_pause_quantile(&out->major, 0.5);
   out->major.p99_ns = hp_gc_pause_quantile(&out->major, 0.99);
   out->total_ns = hpS_now_ns() - rt->created_ns;
+  /* Registrations: those handed over, and the caller's own (others' are theirs until the world
+   * stops). */
+  out->finalizers_registered = h->fin.young.len + h->fin.old.len;
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
+    if (pthread_equal(th->self, me)) out->finalizers_registered += th->fin_new.len;
+  pthread_mutex_lock(&rt->roots_mu);                   /* hp_finalizers_run */
+  out->finalizers_run = h->fin.run;
+  out->finalizers_pending = h->fin.queue.len - h->fin.head;
+  pthread_mutex_unlock(&rt->roots_mu);
 }
 
 void hp_gc_stats(hp_runtime *rt, struct hp_gc_stats *out) {
