@@ -34,6 +34,8 @@ typedef struct lx_gc_summary {
   uint64_t collections, minor, major;
   uint64_t gc_ns, max_pause_ns, p99_pause_ns, total_ns;
   uint64_t bytes_allocated, heap_bytes;
+  uint64_t peak_heap;               /* hp: the most bytes in use seen at a collection's start or
+                                       end; Boehm: its heap size (which hardly ever shrinks) */
 } lx_gc_summary;
 
 #if defined(LOX_GC_HP)
