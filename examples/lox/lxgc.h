@@ -41,6 +41,13 @@ typedef struct lx_gc_summary {
 #if defined(LOX_GC_HP)
 #include <hp.h>
 
+/* hp has weak array slots (HP_TYPE_WEAK_ARRAY) since its statistics' version 2: the string
+ * table is then weak (strtab.c). Decided here, from the header, so that the program always
+ * matches the hp it is compiled against. */
+#if HP_GC_STATS_VERSION >= 2
+#define LOX_WEAK_STRINGS 1
+#endif
+
 typedef hp_type lx_type;
 #define LX_TYPE(nm, sz, fl, offs) \
   { .name = (nm), .size = (sz), .flags = (fl), .noffsets = sizeof(offs) / sizeof(uint32_t), .offsets = (offs) }
