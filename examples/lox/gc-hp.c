@@ -22,6 +22,14 @@ void lx_out_of_memory(size_t size) {
   exit(70);
 }
 
+static uint64_t peak_heap;           /* the heap in use before each collection, at most */
+
+static void on_gc_event(hp_runtime *r, const hp_gc_event *ev, void *data) {
+  (void)r; (void)data;
+  uint64_t used = ev->end ? ev->heap_after : ev->heap_before;
+  if (used > peak_heap) peak_heap = used;
+}
+
 void lx_init(lx_type **types, size_t ntypes) {
   hp_config cfg;
   hp_config_default(&cfg);
@@ -30,6 +38,7 @@ void lx_init(lx_type **types, size_t ntypes) {
   rt = hp_runtime_new(&cfg);
   if (rt == NULL) { perror("hplox: hp_runtime_new"); exit(70); }
   lx_thread = hp_main_thread(rt);
+  hp_set_gc_event_handler(rt, on_gc_event, NULL);
   for (size_t i = 0; i < ntypes; i++) {
     if (hp_type_register(rt, types[i]) != 0) { perror("hplox: hp_type_register"); exit(70); }
   }
@@ -73,6 +82,7 @@ void lx_summary(lx_gc_summary *s) {
     .total_ns = st.total_ns,
     .bytes_allocated = st.bytes_allocated,
     .heap_bytes = st.heap_committed,
+    .peak_heap = peak_heap,
   };
 }
 
@@ -82,9 +92,12 @@ void lx_stats_print(FILE *out) {
   hp_gc_stats_print(rt, out);
   lx_gc_summary s;
   lx_summary(&s);
+  fprintf(out, "peak heap in use (at the start or end of a collection): %llu bytes\n",
+          (unsigned long long)s.peak_heap);
   fprintf(out, "gc-summary: gc=%s collections=%llu minor=%llu major=%llu gc_ms=%.3f max_pause_ms=%.3f "
-          "p99_pause_ms=%.3f allocated=%llu heap=%llu\n", lx_gc_name(),
+          "p99_pause_ms=%.3f allocated=%llu heap=%llu peak_heap=%llu\n", lx_gc_name(),
           (unsigned long long)s.collections, (unsigned long long)s.minor, (unsigned long long)s.major,
           s.gc_ns / 1e6, s.max_pause_ns / 1e6, s.p99_pause_ns / 1e6,
-          (unsigned long long)s.bytes_allocated, (unsigned long long)s.heap_bytes);
+          (unsigned long long)s.bytes_allocated, (unsigned long long)s.heap_bytes,
+          (unsigned long long)s.peak_heap);
 }

@@ -34,10 +34,19 @@ typedef struct lx_gc_summary {
   uint64_t collections, minor, major;
   uint64_t gc_ns, max_pause_ns, p99_pause_ns, total_ns;
   uint64_t bytes_allocated, heap_bytes;
+  uint64_t peak_heap;               /* hp: the most bytes in use seen at a collection's start or
+                                       end; Boehm: its heap size (which hardly ever shrinks) */
 } lx_gc_summary;
 
 #if defined(LOX_GC_HP)
 #include <hp.h>
+
+/* hp has weak array slots (HP_TYPE_WEAK_ARRAY) since its statistics' version 2: the string
+ * table is then weak (strtab.c). Decided here, from the header, so that the program always
+ * matches the hp it is compiled against. */
+#if HP_GC_STATS_VERSION >= 2
+#define LOX_WEAK_STRINGS 1
+#endif
 
 typedef hp_type lx_type;
 #define LX_TYPE(nm, sz, fl, offs) \
