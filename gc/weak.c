@@ -177,7 +177,8 @@ bool hpC_weak_drain(hpC_weak *w, hp_visit_fn visit, void *ctx) {
   while (w->ready.len > 0) {
     void **kslot = (void **)w->ready.items[--w->ready.len];
     void *nk = live(w, *kslot);                        /* reached: its copy, in a minor one */
-    if (nk == NULL) continue;
+    hp_assert(nk != NULL);
+    if (hp_unlikely(nk == NULL)) { kslot[0] = kslot[1] = NULL; continue; }   /* never: but no dangling value */
     *kslot = nk;
     visit(kslot + 1, ctx);
   }
