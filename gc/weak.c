@@ -177,7 +177,8 @@ bool hpC_weak_drain(hpC_weak *w, hp_visit_fn visit, void *ctx) {
   while (w->ready.len > 0) {
     void **kslot = (void **)w->ready.items[--w->ready.len];
     void *nk = live(w, *kslot);                        /* reached: its copy, in a minor one */
-    if (nk == NULL) continue;
+    hp_assert(nk != NULL);
+    if (hp_unlikely(nk == NULL)) { kslot[0] = kslot[1] = NULL; continue; }   /* never: but no dangling value */
     *kslot = nk;
     visit(kslot + 1, ctx);
   }
@@ -204,19 +205,29 @@ hp_inline void fix_weak(fixer *f, void **slot) {
   if (!fix_slot(f, slot)) f->w->cleared_weak++;
 }
 
-/* The value of a pair whose key is live was traced (and updated) already. */
+/* A pair was either still parked (cleared already, from its key's record), or its key was
+ * reached and its key slot updated then, and its value traced: nothing to read but the two
+ * words, for [remembered]. */
 hp_inline void fix_pair(fixer *f, void **kslot) {
-  if (!fix_slot(f, kslot)) {
-    kslot[1] = NULL;
-    f->w->cleared_pairs++;
-    return;
-  }
-  if (f->minor && hpC_is_young(f->w->h, kslot[1])) f->young = true;
+  if (f->minor && (hpC_is_young(f->w->h, kslot[0]) || hpC_is_young(f->w->h, kslot[1]))) f->young = true;
 }
 
 void hpC_weak_fix(hpC_weak *w) {
   hpC_generations *h = w->h;
   fixer f = { .w = w, .minor = !w->major };
+  /* What is still parked has a dead key: its pairs are cleared and its header word comes back. */
+  for (size_t r = 0; r < w->nrec; r++) {
+    hpC_parked *rec = &w->rec[r];
+    if (rec->hdr == NULL) continue;
+    for (size_t e = rec->head; e != SIZE_MAX; e = w->pend[e].next) {
+      void **kslot = (void **)w->pend[e].slot;
+      kslot[0] = kslot[1] = NULL;
+      w->cleared_pairs++;
+    }
+    *rec->hdr = rec->orig;
+  }
+  w->nrec = w->npend = w->parked = 0;
+  w->ready.len = 0;
   for (size_t i = w->fixed; i < w->holders.len; i++) {
     uint64_t *hdr = (uint64_t *)w->holders.items[i];
     const hp_type *t = hpC_types[hpC_type_id(*hdr)];
@@ -237,11 +248,6 @@ void hpC_weak_fix(hpC_weak *w) {
     }
   }
   w->fixed = w->holders.len;
-  /* What is still parked has a dead key, cleared above: its header word comes back. */
-  for (size_t r = 0; r < w->nrec; r++)
-    if (w->rec[r].hdr != NULL) *w->rec[r].hdr = w->rec[r].orig;
-  w->nrec = w->npend = w->parked = 0;
-  w->ready.len = 0;
 }
 
 void hpC_weak_end(hpC_weak *w, struct hp_gc_stats *st) {

@@ -395,7 +395,8 @@ typedef void (*hp_finalizer_fn)(hp_thread *t, void *obj, void *data);
 HP_API int hp_finalizer_register(hp_thread *t, void *obj, hp_finalizer_fn fn, void *data);
 /* Runs up to max queued finalizers (0: all, including those queued while they run) on the
  * calling thread, in the order they were queued; returns how many ran. Any attached thread,
- * any number at once. */
+ * any number at once. A finalizer must return (not longjmp out): they are taken off the queue
+ * 32 at a time. */
 HP_API size_t hp_finalizers_run(hp_thread *t, size_t max);
 /* The number of finalizers queued and not yet run: a cheap poll for a safe point. */
 HP_API size_t hp_finalizers_pending(hp_runtime *rt);

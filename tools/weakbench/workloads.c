@@ -16,7 +16,8 @@
  *                 round_ns (fill + collect + check).
  *   final N       allocate and drop N finalizable objects (registered one by one), running the
  *                 queue every 4096 allocations and collecting at the end until all N finalizers
- *                 ran. hp: hp_finalizer_register + hp_finalizers_run; Boehm:
+ *                 ran; timed from the start of the process (the heap grows from nothing).
+ *                 final_warm: the same, timed on a second round in the same process. hp: hp_finalizer_register + hp_finalizers_run; Boehm:
  *                 GC_register_finalizer_no_order, finalize_on_demand + GC_invoke_finalizers.
  *   chain N R K   (hp only) K ephemeron chains of N/K pairs each (the value of one pair is the
  *                 key of the next) in one table of N pairs, each in the worst order, their heads
@@ -26,6 +27,7 @@
  * Times: wall (pause_ns, ns_per_*) and CPU time of the process (pause_cpu_ns, cpu_ns_per_*),
  * which a shared machine inflates less.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,7 +272,7 @@ static void final(size_t n) {
     GC_register_finalizer_no_order(o, fin_fn, NULL, NULL, NULL);
     if (i % 4096 == 0) GC_invoke_finalizers();
   }
-  for (int i = 0; i < 8 && g_finalized < n; i++) {
+  for (int i = 0; i < 8 && g_finalized + EXTRA_OK < n; i++) {
     GC_gcollect();
     GC_invoke_finalizers();
   }
@@ -286,8 +288,12 @@ static void report(void) { printf(" collections=%zu", (size_t)GC_get_gc_no()); }
 #error "define BACKEND_HP or BACKEND_BOEHM"
 #endif
 
+/* hp: exactly n. Boehm: a stale stack word may keep a few objects, whose finalizers then run
+ * in the next round (final_warm). */
+static bool finalized_ok(size_t n) { return g_finalized + EXTRA_OK >= n && g_finalized <= n + EXTRA_OK; }
+
 int main(int argc, char **argv) {
-  if (argc < 2) fail("usage: weakbench-X table|table_minor|final|chain|chain_flat [N] [ROUNDS] [K]");
+  if (argc < 2) fail("usage: weakbench-X table|table_minor|final|final_warm|chain|chain_flat [N] [ROUNDS] [K]");
   const char *w = argv[1];
   size_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
   size_t rounds = argc > 3 ? strtoull(argv[3], NULL, 10) : 10;
@@ -311,9 +317,16 @@ int main(int argc, char **argv) {
     printf(" pause_ns=%llu ns_per_entry=%.2f round_ns=%llu round_ns_per_entry=%.2f pause_cpu_ns=%llu"
            " cpu_ns_per_entry=%.2f", (unsigned long long)p, (double)p / (double)n, (unsigned long long)r,
            (double)r / (double)n, (unsigned long long)pc, (double)pc / (double)n);
-  } else if (strcmp(w, "final") == 0) {
+  } else if (strcmp(w, "final") == 0 || strcmp(w, "final_warm") == 0) {
+    if (strcmp(w, "final_warm") == 0) {            /* a first round warms the heap up, untimed */
+      final(n);
+      if (!finalized_ok(n)) fail("final: not every finalizer ran once");
+      g_finalized = 0;
+      t0 = now_ns();
+      c0 = cpu_ns();
+    }
     final(n);
-    if (g_finalized != n) fail("final: not every finalizer ran once");
+    if (!finalized_ok(n)) fail("final: not every finalizer ran once");
     uint64_t wall = now_ns() - t0, cpu = cpu_ns() - c0;
     printf(" finalized=%zu ns_per_object=%.2f cpu_ns_per_object=%.2f", g_finalized, (double)wall / (double)n,
            (double)cpu / (double)n);
