@@ -1,5 +1,6 @@
 /* gc/collect.c -- the collection bracket: stopping the world around a piece of work, TLAB
- * retirement, the collection with its events, verification, statistics and log line; and
+ * retirement, the collection with its events, verification, statistics and its figures for
+ * the GC log (one hpC_results, handed to rt->on_cycle); and
  * the collector's state as a whole (init and destroy).
  */
 #include "gc/collector.h"
@@ -140,28 +141,51 @@ typedef struct collection {
   uint64_t number;                /* of this kind, from 1 */
   hp_gc_event ev;                 /* what the event handler is told */
   hpC_results res;
-  uint64_t weak0[4];              /* weak and finalizer counts before it (for the log line) */
+  uint64_t weak0[4];              /* weak and finalizer counts before it (for the GC log) */
 } collection;
 
-/* The start event, and verification before (cfg.verify >= 2). */
+/* Counts the threads attached besides the collector (the world is stopped). */
+static unsigned other_threads(hp_runtime *rt, hpC_mutator *self) {
+  unsigned n = 0;
+  for (hpC_mutator *th = rt->threads; th; th = th->next) n += th != self;
+  return n;
+}
+
+/* The start event, and verification before (cfg.verify >= 2). The figures of the world stop
+ * (hpC_with_world_stopped stopped it, then retired the TLABs) go into the results. */
 static void announce(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
+  hpC_results *r = &co->res;
+  uint64_t t = hpS_now_ns();
   co->number = (co->kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
   co->weak0[0] = st->weak_cleared;
   co->weak0[1] = st->ephemerons_traced;
   co->weak0[2] = st->ephemerons_cleared;
   co->weak0[3] = st->finalizers_queued;
-  co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number,
-                          .heap_before = hpC_in_use(rt) };
+  r->kind = co->kind;
+  r->number = co->number;
+  r->start_ns = co->t0 - rt->created_ns;
+  r->stop_ns = st->stop_ns_last;
+  r->threads = other_threads(rt, co->th);
+  r->threads_waited = rt->stop_waited;
+  r->phase_ns[HPC_PHASE_stop] = rt->stopped_ns - co->t0;
+  r->phase_ns[HPC_PHASE_retire] = t - rt->stopped_ns;
+  r->heap_before = hpC_in_use(rt);
+  r->eden = rt->gens.eden.hi - rt->gens.eden.lo;
+  co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number, .heap_before = r->heap_before };
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
+  t = hpS_now_ns();
   if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
+  hpC_phase(r, verify, &t);
 }
 
 /* The phases of gc/minor.c and gc/major.c, and verification after (cfg.verify, or tier 3). */
 static void run_phases(hp_runtime *rt, collection *co) {
   if (co->kind == HP_GC_MINOR) hpC_minor(rt, false, &co->res);
   else hpC_major(rt, &co->res);
+  uint64_t t = hpS_now_ns();
   if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");
+  hpC_phase(&co->res, verify, &t);
 }
 
 /* The pause and the results into the statistics and the end event. */
@@ -175,25 +199,19 @@ static void account(hp_runtime *rt, collection *co) {
   st->bytes_promoted += co->res.promoted;
   st->bytes_pinned += co->res.pinned;
   st->objects_freed += co->res.freed_objects;
+  co->res.pause_ns = pause;
+  co->res.heap_after = hpC_in_use(rt);
+  co->res.committed = hpC_committed(rt);
+  co->res.tenure = rt->gens.tenure;
+  co->res.weak_cleared = st->weak_cleared - co->weak0[0];
+  co->res.ephemerons_traced = st->ephemerons_traced - co->weak0[1];
+  co->res.ephemerons_cleared = st->ephemerons_cleared - co->weak0[2];
+  co->res.finalizers_queued = st->finalizers_queued - co->weak0[3];
   co->ev.end = true;
   co->ev.pause_ns = pause;
-  co->ev.heap_after = hpC_in_use(rt);
+  co->ev.heap_after = co->res.heap_after;
   co->ev.promoted = co->res.promoted;
   co->ev.copied = co->res.copied;
-}
-
-/* cfg.gc_log: one line on stderr. */
-static void log_line(hp_runtime *rt, const collection *co) {
-  const struct hp_gc_stats *st = &rt->stats;
-  hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK, "
-           "weak cleared %llu, ephemerons %llu (cleared %llu), finalizers queued %llu",
-           co->kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)co->number,
-           (double)co->ev.pause_ns / 1e6, (size_t)(co->ev.heap_before >> 10), (size_t)(co->ev.heap_after >> 10),
-           hpC_committed(rt) >> 10, co->res.copied >> 10, co->res.promoted >> 10,
-           (unsigned long long)(st->weak_cleared - co->weak0[0]),
-           (unsigned long long)(st->ephemerons_traced - co->weak0[1]),
-           (unsigned long long)(st->ephemerons_cleared - co->weak0[2]),
-           (unsigned long long)(st->finalizers_queued - co->weak0[3]));
 }
 
 static void collect_stopped(hp_runtime *rt, void *arg) {
@@ -202,7 +220,7 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
   announce(rt, co);
   run_phases(rt, co);
   account(rt, co);
-  if (rt->cfg.gc_log) log_line(rt, co);
+  if (rt->on_cycle) rt->on_cycle(rt, &co->res);        /* the GC log, set by the runtime */
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
   rt->last_kind = co->kind;
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),

@@ -101,6 +101,8 @@ struct hp_runtime {
   uint64_t epoch;                 /* collections started */
   unsigned nrunning;              /* attached threads in HPC_RUNNING */
   hpC_mutator *collector;         /* the thread collecting, while stopping */
+  unsigned stop_waited;           /* threads running when the last stop was requested, */
+  uint64_t stopped_ns;            /*   and when the last of them stopped (hpS_now_ns) */
   hpC_mutator *threads;
   hpC_mutator *main;
   /* roots */
@@ -113,6 +115,10 @@ struct hp_runtime {
   void *oom_data;
   hp_gc_event_fn on_event;
   void *event_data;
+  /* the GC log: set by the runtime (runtime/gclog.c) when a log is on, called by the
+   * bracket at the end of every collection with the world still stopped */
+  void (*on_cycle)(hp_runtime *rt, const hpC_results *cy);
+  int log_fd;                     /* where the log writes; -1 when off */
   /* statistics */
   struct hp_gc_stats stats;
   uint64_t created_ns;

@@ -45,6 +45,7 @@
 #ifndef HP_GC_GC_H
 #define HP_GC_GC_H
 #include "pools/platform/internal.h"
+#include "pools/platform/os.h"
 #include "pools/pool.h"
 
 #define HPC_FORWARDED ((uint64_t)1)
@@ -238,10 +239,54 @@ HP_INTERNAL void hpC_trace(uint64_t *hdr, hp_visit_fn visit, void *ctx);
 HP_INTERNAL void hpC_visit_roots(hp_runtime *rt, hp_visit_fn visit, void *ctx);
 
 /* ---- Collections (world stopped, TLABs retired) ---- */
+/* The phases of a collection, in order; a major collection runs the minor ones first (its
+ * promotion). Adding a phase is one line here (the GC log prints them by these names). */
+#define HPC_PHASES(X)                                                                       \
+  X(stop)        /* stopping the other threads at safe points */                            \
+  X(retire)      /* taking back the threads' TLABs and remembered sets */                   \
+  X(roots)       /* pinning (conservative roots, hp_pin) and the precise roots */           \
+  X(remembered)  /* the remembered set and cards */                                         \
+  X(copy)        /* Cheney's scan of to-space and the promoted objects */                   \
+  X(weak)        /* minor: weak slots, ephemerons, finalizable objects (gc/weak.h) */        \
+  X(reset)       /* settling pinned objects, the flip, resetting the young spaces */        \
+  X(mark)        /* major: marking the old generation */                                    \
+  X(sweep)       /* major: sweeping it */                                                   \
+  X(verify)      /* the heap verifier (HP_GC_VERIFY) */
+enum {
+#define X(name) HPC_PHASE_##name,
+  HPC_PHASES(X)
+#undef X
+  HPC_NPHASES
+};
+
+/* One collection's figures: filled by the collection (copied ... marked, phase times) and by
+ * its bracket (the rest), then handed to the GC log and the event handler. */
 typedef struct hpC_results {
   size_t copied, promoted, pinned;        /* bytes */
   size_t freed_objects;
+  size_t marked, marked_objects;          /* major: old bytes and objects marked live */
+  uint64_t phase_ns[HPC_NPHASES];
+  /* the bracket's */
+  hp_gc_kind kind;
+  uint64_t number;                        /* collections of this kind, this one included */
+  uint64_t start_ns;                      /* since the runtime was made */
+  uint64_t pause_ns, stop_ns;             /* the whole pause; of it, stopping the threads */
+  unsigned threads, threads_waited;       /* others attached; of them, running at the request */
+  unsigned tenure;                        /* the tenure age after the collection */
+  size_t heap_before, heap_after;         /* bytes in use */
+  size_t committed, eden;                 /* bytes of the heap after, of eden */
+  /* weak references and finalizers (this collection's share of hp_gc_stats') */
+  uint64_t weak_cleared, ephemerons_traced, ephemerons_cleared, finalizers_queued;
+  /* filled by what is still to come (0 until then): concurrent marking */
+  uint64_t concurrent_ns;                 /* marking outside the pause, for this cycle */
 } hpC_results;
+/* Adds the time since *t to phase `ph` of cy and moves *t to now. */
+#define hpC_phase(cy, ph, t)                                                                \
+  do {                                                                                      \
+    uint64_t now_ = hpS_now_ns();                                                           \
+    (cy)->phase_ns[HPC_PHASE_##ph] += now_ - *(t);                                          \
+    *(t) = now_;                                                                            \
+  } while (0)
 HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy);
 /* Recomputes eden's and to-space's runs around the pinned objects and forgets the TLABs. */
 HP_INTERNAL void hpC_young_reset(hpC_generations *h);

@@ -193,19 +193,25 @@ void hpC_major(hp_runtime *rt, hpC_results *cy) {
   hp_assert(hpC_in_collection());
   hpC_generations *h = &rt->gens;
   hpC_minor(rt, true, cy);                 /* the young generation is empty afterwards */
+  uint64_t t = hpS_now_ns();
   marker m = { .rt = rt };
   mark(&m);
+  hpC_phase(cy, mark, &t);
   filter_remembered(h);
   sweeper s = { .h = h };
   hpP_heap_foreach_page(h->old, sweep_page, &s);
   sweep_huge(&s);
   sweep_pinned(&s);
+  hpC_phase(cy, sweep, &t);
   hpC_young_reset(h);                      /* around the pinned objects still alive */
   hpC_space_reset(&h->from, &h->pinned);
   h->old_bytes -= s.freed_bytes;
   size_t next = h->old_bytes / 100 * rt->cfg.major_growth_percent;
   h->major_threshold = next > rt->cfg.major_min_size ? next : rt->cfg.major_min_size;
   cy->freed_objects += s.freed_objects;
+  cy->marked = m.marked_bytes;
+  cy->marked_objects = m.marked_objects;
+  hpC_phase(cy, reset, &t);
   h->old_object_bytes = h->old_live_after_major = m.marked_bytes;
   h->young_live = 0;
   hp_validate(hpC_space_valid(&h->eden) && hpC_space_valid(&h->from) && hpC_remset_valid(h) &&

@@ -351,6 +351,7 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   hp_assert(hpC_in_collection());
   hpC_generations *h = &rt->gens;
   minor c = { .rt = rt, .h = h, .to = &h->to, .promote_all = promote_all, .tenure = h->tenure };
+  uint64_t tp = hpS_now_ns();                 /* the phases' clock (hpC_phase) */
   memset(h->starts + (h->to.lo - h->young_lo) / 512, 0, (h->to.hi - h->to.lo) / 64);
 
   hpC_weak_begin(&h->weak, h, false);
@@ -359,8 +360,11 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   c.scan_run = 0;
   c.scan_at = h->to.nruns ? h->to.runs[0].lo : 0;
   hpC_visit_roots(rt, visit, &c);
+  hpC_phase(cy, roots, &tp);
   scan_remembered(&c);
+  hpC_phase(cy, remembered, &tp);
   scan(&c);
+  hpC_phase(cy, copy, &tp);
   /* Weak slots to what was not reached are cleared before its finalizer is queued; then the
    * finalizable objects are kept, with what they reach (gc/weak.h). */
   uint64_t t0 = hpS_now_ns();
@@ -375,6 +379,7 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   hpC_weak_end(&h->weak, &rt->stats);
   rt->stats.finalizers_queued += h->fin.queued;
   h->fin.queued = 0;
+  hpC_phase(cy, weak, &tp);
   hpC_vec_free(&c.promoted);
   settle_pinned(&c);
 
@@ -384,6 +389,7 @@ void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy) {
   h->to = t;
   hpC_young_reset(h);
   h->tenure = adapt_tenure(&c);
+  hpC_phase(cy, reset, &tp);
 
   h->young_live = c.copied;
   cy->copied += c.copied;

@@ -61,8 +61,10 @@ bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
   rt->epoch++;
   rt->collector = th;
   set_flags(rt, 1);
+  rt->stop_waited = rt->nrunning - 1;                  /* for the GC log */
   while (rt->nrunning > 1) pthread_cond_wait(&rt->cv_stopped, &rt->world_mu);
-  uint64_t stop = hpS_now_ns() - t0;
+  rt->stopped_ns = hpS_now_ns();
+  uint64_t stop = rt->stopped_ns - t0;
   struct hp_gc_stats *st = &rt->stats;
   st->stop_ns_total += stop;
   st->stop_ns_last = stop;

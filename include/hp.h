@@ -169,6 +169,9 @@ typedef struct hp_type {
 HP_API int hp_type_register(hp_runtime *rt, hp_type *type);
 
 /* ---- Configuration: every option declared once, see doc/options.md ---- */
+/* hp_config.gc_log: one human line per collection, or one JSON object per line (fields in
+ * doc/options.md, "The GC log"). */
+enum { HP_GC_LOG_OFF = 0, HP_GC_LOG_TEXT = 1, HP_GC_LOG_JSON = 2 };
 struct hp_config {
   size_t eden_size;           /* bytes of eden (default 4 MiB) */
   unsigned survivor_percent;  /* each survivor space, as % of eden (default 25) */
@@ -181,14 +184,15 @@ struct hp_config {
   size_t major_min_size;      /* ... but not before it holds this many bytes (16 MiB) */
   unsigned stress;            /* collect every N allocations, minor and major in turn (0) */
   unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */
-  bool gc_log;                /* one line per collection on stderr (false) */
+  unsigned gc_log;            /* log every collection: HP_GC_LOG_OFF, _TEXT or _JSON (OFF) */
+  const char *gc_log_file;    /* the log's file (truncated), NULL: stderr (NULL) */
   bool conservative_stack;    /* scan C stacks and registers conservatively (true) */
   bool finalize_on_destroy;   /* hp_runtime_destroy runs pending finalizers (false: drops) */
 };
 
 /* Fills c with the compiled-in defaults. */
 HP_API void hp_config_default(hp_config *c);
-/* Reads HP_* environment variables into c (HP_EDEN_SIZE=8M, HP_GC_LOG=1, HP_GC_STRESS=N...;
+/* Reads HP_* environment variables into c (HP_EDEN_SIZE=8M, HP_GC_LOG=json, HP_GC_STRESS=N...;
  * sizes take K/M/G suffixes). A bad value is reported on stderr and left unchanged.
  * Returns the number of variables that were rejected. The library never reads the
  * environment unless this is called. */

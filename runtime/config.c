@@ -18,14 +18,24 @@ static bool in_range(unsigned long long v, unsigned long long lo, unsigned long 
   return v >= lo && v <= hi;
 }
 
+/* The range checks, one per kind of option: false (and a warning) when out of range. */
+static bool check_number(const char *field, unsigned long long v, unsigned long long lo, unsigned long long hi) {
+  if (in_range(v, lo, hi)) return true;
+  hpS_warn("hp: option %s = %llu is outside [%llu, %llu]", field, v, lo, hi);
+  return false;
+}
+#define check_size check_number
+#define check_uint check_number
+#define check_bool check_number
+#define check_enum check_number
+static bool check_string(const char *field, const char *v, unsigned long long lo, unsigned long long hi) {
+  (void)field; (void)v; (void)lo; (void)hi;
+  return true;
+}
+
 bool hpR_config_check(const hp_config *c) {
   bool ok = true;
-#define X(kind, field, env, def, lo, hi, desc)                                               \
-  if (!in_range((unsigned long long)c->field, (lo), (hi))) {                               \
-    hpS_warn("hp: option %s = %llu is outside [%llu, %llu]", #field,                         \
-             (unsigned long long)c->field, (unsigned long long)(lo), (unsigned long long)(hi)); \
-    ok = false;                                                                             \
-  }
+#define X(kind, field, env, def, lo, hi, desc) ok &= check_##kind(#field, c->field, (lo), (hi));
   HP_OPTIONS(X)
 #undef X
   size_t young = c->eden_size + 2 * (c->eden_size / 100 * c->survivor_percent);
@@ -65,25 +75,61 @@ static bool parse_number(const char *s, bool sizes, unsigned long long *out) {
   return true;
 }
 
-#define KIND_IS_size 1
-#define KIND_IS_uint 0
-#define KIND_IS_bool 0
+/* The parsers of the environment, one per kind: true and *out set, or false. */
+static bool parse_size(const char *s, unsigned long long lo, unsigned long long hi, size_t *out) {
+  unsigned long long v;
+  if (!parse_number(s, true, &v) || !in_range(v, lo, hi)) return false;
+  *out = (size_t)v;
+  return true;
+}
+static bool parse_uint(const char *s, unsigned long long lo, unsigned long long hi, unsigned *out) {
+  unsigned long long v;
+  if (!parse_number(s, false, &v) || !in_range(v, lo, hi)) return false;
+  *out = (unsigned)v;
+  return true;
+}
+static bool parse_bool(const char *s, unsigned long long lo, unsigned long long hi, bool *out) {
+  unsigned long long v;
+  if (!parse_number(s, false, &v) || !in_range(v, lo, hi)) return false;
+  *out = v != 0;
+  return true;
+}
+/* A number, or the name of a value (names[v]). */
+static bool parse_enum(const char *s, const char *const *names, unsigned long long lo, unsigned long long hi,
+                       unsigned *out) {
+  for (unsigned v = 0; names[v] != NULL; v++)
+    if (strcmp(s, names[v]) == 0 && in_range(v, lo, hi)) { *out = v; return true; }
+  return parse_uint(s, lo, hi, out);
+}
+/* The pointer into the environment is kept: it lives as long as the variable is not set
+ * again, and the runtime reads it only when it is made. */
+static bool parse_string(const char *s, unsigned long long lo, unsigned long long hi, const char **out) {
+  (void)lo; (void)hi;
+  if (*s == 0) return false;
+  *out = s;
+  return true;
+}
+#define PARSE_size(field, s, lo, hi, out) parse_size(s, lo, hi, out)
+#define PARSE_uint(field, s, lo, hi, out) parse_uint(s, lo, hi, out)
+#define PARSE_bool(field, s, lo, hi, out) parse_bool(s, lo, hi, out)
+#define PARSE_string(field, s, lo, hi, out) parse_string(s, lo, hi, out)
+#define PARSE_enum(field, s, lo, hi, out) \
+  parse_enum(s, (const char *const[])HP_OPTION_NAMES_##field, lo, hi, out)
+#define EXPECTED_size "a size (K/M/G suffix allowed)"
+#define EXPECTED_uint "a number"
+#define EXPECTED_bool "0 or 1"
+#define EXPECTED_enum "a number or a name"
+#define EXPECTED_string "a non-empty path"
 
 int hp_config_from_env(hp_config *c) {
   int rejected = 0;
 #define X(kind, field, env, def, lo, hi, desc)                                               \
   {                                                                                         \
     const char *s = getenv(env);                                                            \
-    unsigned long long v;                                                                   \
-    if (s != NULL) {                                                                        \
-      if (parse_number(s, KIND_IS_##kind, &v) && in_range(v, (lo), (hi))) {                 \
-        c->field = (__typeof__(c->field))v;                                                 \
-      } else {                                                                              \
-        hpS_warn("hp: ignoring %s=%s: expected %s in [%llu, %llu]", env, s,                  \
-                 KIND_IS_##kind ? "a size (K/M/G suffix allowed)" : "a number",             \
-                 (unsigned long long)(lo), (unsigned long long)(hi));                        \
-        rejected++;                                                                         \
-      }                                                                                     \
+    if (s != NULL && !PARSE_##kind(field, s, (lo), (hi), &c->field)) {                      \
+      hpS_warn("hp: ignoring %s=%s: expected %s in [%llu, %llu]", env, s, EXPECTED_##kind,   \
+               (unsigned long long)(lo), (unsigned long long)(hi));                          \
+      rejected++;                                                                           \
     }                                                                                       \
   }
   HP_OPTIONS(X)

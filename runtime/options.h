@@ -1,7 +1,9 @@
 /* runtime/options.h -- every option of the collector, declared once.
  *
  * X(kind, field, env, default, min, max, description)
- *   kind: size (bytes, K/M/G suffixes in the environment), uint, or bool (0/1).
+ *   kind: size (bytes, K/M/G suffixes in the environment), uint, bool (0/1), enum (a number
+ *   or one of the names HP_OPTION_NAMES_<field>, in the order of their values), or string
+ *   (a path; min and max unused).
  * The table makes hp_config_default, the range checks of hp_runtime_new, and
  * hp_config_from_env; doc/options.md lists the same table for users.
  */
@@ -29,11 +31,16 @@
     "torture: collect every N allocations, minor and major in turn (0: off)")              \
   X(uint, verify, "HP_GC_VERIFY", 0, 0, 2,                                                  \
     "verify the heap: 1 after every collection, 2 before and after")                       \
-  X(bool, gc_log, "HP_GC_LOG", 0, 0, 1,                                                     \
-    "one line per collection on stderr")                                                   \
+  X(enum, gc_log, "HP_GC_LOG", HP_GC_LOG_OFF, HP_GC_LOG_OFF, HP_GC_LOG_JSON,               \
+    "log every collection: off, text (a line) or json (an object per line)")               \
+  X(string, gc_log_file, "HP_GC_LOG_FILE", NULL, 0, 0,                                      \
+    "the GC log's file, truncated when the runtime is made (NULL: stderr)")                \
   X(bool, conservative_stack, "HP_CONSERVATIVE", 1, 0, 1,                                   \
     "scan thread stacks and registers conservatively; what they point to is pinned")        \
   X(bool, finalize_on_destroy, "HP_FINALIZE_ON_DESTROY", 0, 0, 1,                           \
     "hp_runtime_destroy runs the pending finalizers (queued, then still registered)")
+
+/* The names of an enum option's values, from 0. */
+#define HP_OPTION_NAMES_gc_log { "off", "text", "json", NULL }
 
 #endif

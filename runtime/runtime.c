@@ -14,13 +14,16 @@ hp_runtime *hp_runtime_new(const hp_config *cfg) {
   if (rt == NULL) return NULL;
   memset(rt, 0, sizeof *rt);
   rt->cfg = c;
-  if (!hpC_runtime_init(rt)) { hp_pool_free(rt); errno = ENOMEM; return NULL; }
+  int err = hpR_gclog_open(rt);
+  if (err != 0) { hp_pool_free(rt); errno = err; return NULL; }
+  if (!hpC_runtime_init(rt)) { hpR_gclog_close(rt); hp_pool_free(rt); errno = ENOMEM; return NULL; }
   return rt;
 }
 
 void hp_runtime_destroy(hp_runtime *rt) {
   if (rt == NULL) return;
   hpC_runtime_destroy(rt);
+  hpR_gclog_close(rt);
   hp_pool_free(rt);
 }
 

@@ -1,7 +1,8 @@
-/* pools/platform/os.c -- the platform layer: virtual memory and clocks (Linux). */
+/* pools/platform/os.c -- the platform layer: virtual memory, clocks and the log file (Linux). */
 #include "pools/platform/os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,3 +61,21 @@ size_t hpS_page_size(void) {
   if (ps == 0) ps = (size_t)sysconf(_SC_PAGESIZE);
   return ps;
 }
+
+int hpS_open_log(const char *path) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  return fd >= 0 ? fd : -errno;
+}
+
+int hpS_write_all(int fd, const void *p, size_t n) {
+  for (size_t off = 0; off < n;) {
+    ssize_t k = write(fd, (const char *)p + off, n - off);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return errno;
+    if (k == 0) return EIO;
+    off += (size_t)k;
+  }
+  return 0;
+}
+
+void hpS_close(int fd) { close(fd); }

@@ -17,6 +17,11 @@ HP_INTERNAL void hpS_hugepages(void *p, size_t size);
 HP_INTERNAL size_t hpS_resident(const void *p, size_t size);
 /* Monotonic time in nanoseconds. */
 HP_INTERNAL uint64_t hpS_now_ns(void);
+/* Opens `path` for appending (created 0644, truncated first): a descriptor, or -errno. */
+HP_INTERNAL int hpS_open_log(const char *path);
+/* Writes all of [p, p+n) to fd, retrying after signals: 0, or an errno value. */
+HP_INTERNAL int hpS_write_all(int fd, const void *p, size_t n);
+HP_INTERNAL void hpS_close(int fd);
 /* The OS page size. */
 HP_INTERNAL size_t hpS_page_size(void);
 
