@@ -11,6 +11,8 @@
  *                CPU meanwhile (default 3; quick: 0)
  *   --no-wait    do not wait for a quiet machine before each workload
  *   -v           print every repetition, and hp's own statistics in the memory workloads
+ *   --raw FILE   also write every median as one line of key=value pairs (workload, backend,
+ *                value, unit, reps, load: other processes' CPUs), for `hp-dev report`
  * It prints the results as markdown tables (stdout) and its progress on stderr. It exits
  * non-zero if a back end is not what it claims, or a block did not keep what was written.
  *
@@ -1062,8 +1064,25 @@ static bool listed(const char *list, const char *name) {
   return false;
 }
 
+/* --raw FILE: the medians, one line each (see the top of this file). */
+static void print_raw(const char *path) {
+  FILE *f = fopen(path, "w");
+  if (f == NULL) die("cannot write %s", path);
+  static const char *const units[NW] = { "ns", "ns", "ns", "ns", "ns", "ns", "x", "x", "%", "%", "MiB", "%", "MiB" };
+  for (int w = 0; w < NW; w++)
+    for (int bi = 0; bi < NB; bi++) {
+      if (!impls[bi].on || isnan(result[w][bi])) continue;
+      const char *name = workload_names[w][0] ? workload_names[w] : w == W_RELEASE_MIB ? "release-mib" : "release-fifo-mib";
+      int load_w = w == W_RELEASE_MIB || w == W_RELEASE_FIFO_MIB ? w - 1 : w;
+      fprintf(f, "bench-pools-result workload=%s backend=%s value=%.4f unit=%s reps=%d load=%.3f\n", name,
+              impls[bi].b->name, result[w][bi], units[w], w >= W_RSS ? P.child_reps : P.reps, other_load[load_w]);
+    }
+  if (fclose(f) != 0) die("cannot write %s", path);
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: bench-pools [--quick] [--reps N] [--only LIST] [--backends LIST] [--retries N] [--no-wait] [-v]\n"
+                  "                   [--raw FILE]\n"
                   "  workloads: pair,batch,churn-small,churn-medium,churn-large,xthread,scale,rss,release\n"
                   "  back ends:");
   for (int bi = 0; bi < NB; bi++) fprintf(stderr, " %s", impls[bi].b->name);
@@ -1072,7 +1091,7 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  const char *only = NULL, *backends = NULL;
+  const char *only = NULL, *backends = NULL, *raw = NULL;
   int reps = 0;
   P = full_params;
   setup_backends();
@@ -1093,6 +1112,7 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--backends") == 0 && i + 1 < argc) backends = argv[++i];
     else if (strcmp(argv[i], "--retries") == 0 && i + 1 < argc) retries = atoi(argv[++i]);
     else if (strcmp(argv[i], "--no-wait") == 0) no_wait = true;
+    else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc) raw = argv[++i];
     else usage();
   }
   if (quick) P = quick_params;
@@ -1122,6 +1142,7 @@ int main(int argc, char **argv) {
     run_workload(W_RELEASE_FIFO, "release-fifo", run_release);
   }
   print_report();
+  if (raw) print_raw(raw);
   double worst = 0;
   printf("\nOther processes' load during each workload (CPUs):");
   for (int w = 0; w < NW; w++) {

@@ -42,6 +42,10 @@
  * Pauses: every collection's pause is recorded (hp: its event handler, pause_ns; Boehm:
  * clock_gettime at GC_EVENT_START and GC_EVENT_END) into a buffer from malloc, which neither
  * collector scans, so that exact quantiles over all collections can be computed.
+ * Pause logs, for tools/hp-gcplot and `hp-dev report`: hp writes its own with HP_GC_LOG=json
+ * HP_GC_LOG_FILE=FILE; for Boehm, GCBENCH_PAUSE_LOG=FILE makes gb_report write every
+ * collection in the same form (v, kind "full", number, start_ns, pause_ns; one JSON object
+ * per line).
  */
 #ifndef HP_TOOLS_GCBENCH_BACKEND_H
 #define HP_TOOLS_GCBENCH_BACKEND_H
@@ -292,18 +296,36 @@ typedef struct gb_type {
 
 static uint64_t gb_gc_start;
 static uint64_t gb_collections;
+static uint64_t gb_init_ns;
+static gb_pauses gb_ev_start, gb_ev_pause;   /* GCBENCH_PAUSE_LOG: in order, unsorted */
 
 static void GC_CALLBACK gb_on_event(GC_EventType e) {
   if (e == GC_EVENT_START) {
     gb_gc_start = gb_now_ns();
   } else if (e == GC_EVENT_END) {
-    gb_pauses_add(&gb_log, gb_now_ns() - gb_gc_start);
+    uint64_t pause = gb_now_ns() - gb_gc_start;
+    gb_pauses_add(&gb_log, pause);
+    gb_pauses_add(&gb_ev_start, gb_gc_start - gb_init_ns);
+    gb_pauses_add(&gb_ev_pause, pause);
     gb_collections++;
   }
 }
 
+/* Writes GCBENCH_PAUSE_LOG, if set (see the top of this file). */
+static void gb_write_pause_log(void) {
+  const char *path = getenv("GCBENCH_PAUSE_LOG");
+  if (path == NULL || *path == 0) return;
+  FILE *f = fopen(path, "w");
+  if (f == NULL) { perror(path); exit(2); }
+  for (size_t i = 0; i < gb_ev_pause.len; i++)
+    fprintf(f, "{\"v\":1,\"kind\":\"full\",\"number\":%zu,\"start_ns\":%llu,\"pause_ns\":%llu}\n", i + 1,
+            (unsigned long long)gb_ev_start.ns[i], (unsigned long long)gb_ev_pause.ns[i]);
+  if (fclose(f) != 0) { perror(path); exit(2); }
+}
+
 static void gb_register(gb_type *ty) { (void)ty; }
 static void gb_init(void) {
+  gb_init_ns = gb_now_ns();
   GC_INIT();
   GC_start_performance_measurement();
   GC_set_on_collection_event(gb_on_event);
@@ -350,6 +372,7 @@ static void gb_report(FILE *out) {
           (unsigned long long)gb_collections, (unsigned long long)gb_log.total_ns,
           GC_get_full_gc_total_time(), GC_get_heap_size(), GC_get_total_bytes());
   fprintf(out, " parallel_markers=%d", GC_get_parallel());
+  gb_write_pause_log();
 }
 
 #else

@@ -1,8 +1,11 @@
 /* tools/gcbench/workloads.c -- the collector workloads, written once against the shim in
  * backend.h and built twice: gcbench-hp (-DBACKEND_HP) and gcbench-boehm (-DBACKEND_BOEHM).
  *
- * usage: gcbench-hp|gcbench-hp-cons|gcbench-boehm [--quick] [--threads N] [--depth D] WORKLOAD
+ * usage: gcbench-hp|gcbench-hp-cons|gcbench-boehm [--quick] [--threads N] [--depth D]
+ *        [--gen-elems N] WORKLOAD
  *        WORKLOAD: gcbench, alloc, gen, stack, stackptr, mtalloc, mtgcbench, calib
+ *        --gen-elems N: gen's table size (a power of two; 72 bytes live per element), for the
+ *        report's pauses against live-heap size
  *
  * Runs one workload once, checks its result (exit 1 if wrong), and prints one line
  *   gcbench-result backend=hp workload=gcbench wall_ns=... rss_kb=... max_ns=... ...
@@ -523,19 +526,23 @@ static uint64_t run_mtgcbench(void) {
 int main(int argc, char **argv) {
   P = full_params;
   const char *workload = NULL;
-  static const char usage[] = "usage: %s [--quick] [--threads N] [--depth D] "
+  unsigned long gen_elems = 0;                          /* --gen-elems: 0, the default */
+  static const char usage[] = "usage: %s [--quick] [--threads N] [--depth D] [--gen-elems 2^k, 1024..2^26] "
                               "gcbench|alloc|gen|stack|stackptr|mtalloc|mtgcbench|calib\n";
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) { P = quick_params; quick = true; }
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) nthreads = atoi(argv[++i]);
     else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) stack_depth = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--gen-elems") == 0 && i + 1 < argc) gen_elems = strtoul(argv[++i], NULL, 10);
     else if (argv[i][0] != '-' && workload == NULL) workload = argv[i];
     else { fprintf(stderr, usage, argv[0]); return 2; }
   }
-  if (workload == NULL || nthreads < 1 || nthreads > 64 || stack_depth < 0 || stack_depth > 100000) {
+  if (workload == NULL || nthreads < 1 || nthreads > 64 || stack_depth < 0 || stack_depth > 100000 ||
+      (gen_elems != 0 && (gen_elems < 1024 || gen_elems > (1ul << 26) || (gen_elems & (gen_elems - 1))))) {
     fprintf(stderr, usage, argv[0]);
     return 2;
   }
+  if (gen_elems) P.gen_elems = (uint32_t)gen_elems;
 
   uint64_t t0 = gb_now_ns();
   gb_init();
