@@ -352,7 +352,7 @@ class Report:
         self.md.append("What `tools/hp-gcplot` draws from a GC log, here the first run of gen on each collector "
                        "(`tools/hp-gcplot raw/gen-hp-0.log raw/gen-boehm-0.log --label hp --label 'Boehm GC'`; "
                        "Boehm's log has no heap figures):\n")
-        for name in ("timeline", "heap"):
+        for name in ("timeline", "pauses", "heap"):
             self.md.append("![gen: %s](gen-%s.png)\n" % (name, name))
         self.md.append("*%s; %s.*\n" % (self.meta_line(), load.text()))
 
