@@ -103,7 +103,7 @@ START_TEST(test_json_against_stats) {
   /* A list that grows and is dropped now and then: copies, promotions, major collections. */
   node *list = NULL;
   HP_ROOTS(t, fr, HP_SLOT(list));
-  size_t n = t_big(600000, 150000, 20000);
+  size_t n = t_big(600000, 300000, 20000);   /* 14 to 28 edens' worth from this thread alone */
   for (size_t i = 0; i < n; i++) {
     node *x = HP_NEW(t, &node_type);
     x->value = (long)i;
@@ -180,7 +180,7 @@ START_TEST(test_json_against_stats) {
   ck_assert_uint_eq(nminor, s.minor_count);
   ck_assert_uint_eq(nmajor, s.major_count);
   ck_assert_uint_eq(nrec, s.minor_count + s.major_count);
-  ck_assert_uint_ge(s.minor_count, 10);
+  ck_assert_uint_ge(s.minor_count, 4);     /* the two requested, and at least two for eden */
   ck_assert_uint_ge(s.major_count, 2);
   ck_assert_uint_eq(copied, s.bytes_copied);
   ck_assert_uint_eq(promoted, s.bytes_promoted);
