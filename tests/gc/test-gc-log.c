@@ -19,11 +19,12 @@ static hp_type node_type = { .name = "log node", .size = sizeof(node), .noffsets
 static const char *const fields[] = {
   "v", "kind", "number", "start_ns", "pause_ns", "stop_ns", "threads", "threads_waited", "heap_before",
   "heap_after", "committed", "eden", "copied", "promoted", "pinned", "marked", "marked_objects",
-  "freed_objects", "tenure", "weak_cleared", "finalizers_queued", "concurrent_ns", "phases_ns",
+  "freed_objects", "tenure", "weak_cleared", "ephemerons_traced", "ephemerons_cleared", "finalizers_queued",
+  "concurrent_ns", "phases_ns",
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
-static const char *const phases[] = { "stop", "retire", "roots", "remembered", "copy", "reset", "mark", "sweep",
-                                      "verify" };
+static const char *const phases[] = { "stop", "retire", "roots", "remembered", "copy", "weak", "reset", "mark",
+                                      "sweep", "verify" };
 #define NPHASES (sizeof phases / sizeof phases[0])
 
 /* The value of "name": in the record (an unsigned number), failing the test if absent. */
@@ -59,6 +60,11 @@ static void *helper_body(void *arg) {
   hp_thread_detach(t);
   return NULL;
 }
+
+/* Weak references to objects that die, held by global roots; finalizers on such objects. */
+#define NWEAK 16
+static void *weak_slots[NWEAK];
+static void on_final(hp_thread *t, void *obj, void *data) { (void)t; (void)obj; (void)data; }
 
 /* Reads the whole file (malloc'd, NUL-terminated). */
 static char *slurp(const char *path) {
@@ -100,14 +106,27 @@ START_TEST(test_json_against_stats) {
   ck_assert_int_eq(pthread_create(&th, NULL, helper_body, &h), 0);
   while (!atomic_load_explicit(&h.attached, memory_order_acquire)) hp_safepoint(t);
 
-  /* A list that grows and is dropped now and then: copies, promotions, major collections. */
-  node *list = NULL;
-  HP_ROOTS(t, fr, HP_SLOT(list));
+  /* A list that grows and is dropped now and then: copies, promotions, major collections;
+   * weak references and finalizers on objects that die (i % 8 != 0: not in the list). */
+  node *list = NULL, *tmp = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(list), HP_SLOT(tmp));
+  for (size_t k = 0; k < NWEAK; k++) ck_assert_int_eq(hp_root_add(rt, &weak_slots[k]), 0);
   size_t n = t_big(600000, 300000, 20000);   /* 14 to 28 edens' worth from this thread alone */
   for (size_t i = 0; i < n; i++) {
     node *x = HP_NEW(t, &node_type);
     x->value = (long)i;
-    if (i % 8 == 0) { hp_write(t, x, &x->next, list); list = x; }
+    if (i % 1000 == 1) {
+      tmp = x;
+      weak_slots[i / 1000 % NWEAK] = hp_weak_new(t, tmp);
+      ck_assert_ptr_nonnull(weak_slots[i / 1000 % NWEAK]);
+      x = tmp = NULL;
+    }
+    if (i % 5000 == 3) {
+      tmp = x;
+      ck_assert_int_eq(hp_finalizer_register(t, tmp, on_final, NULL), 0);
+      x = tmp = NULL;
+    }
+    if (x != NULL && i % 8 == 0) { hp_write(t, x, &x->next, list); list = x; }
     if (i % 200000 == 199999 && i + 1 < n) list = NULL;   /* the last list stays */
   }
   hp_collect(t, HP_GC_MINOR);
@@ -120,11 +139,13 @@ START_TEST(test_json_against_stats) {
   hp_collect(t, HP_GC_MAJOR);              /* the last: nothing allocates after it */
   HP_UNROOT(t, fr);
   struct hp_gc_stats s = t_stats(rt);
+  for (size_t k = 0; k < NWEAK; k++) ck_assert_ptr_null(hp_weak_get(t, weak_slots[k]));   /* all died */
   hp_runtime_destroy(rt);                  /* closes the file */
+  memset(weak_slots, 0, sizeof weak_slots);
 
   char *log = slurp(path);
   uint64_t nrec = 0, nminor = 0, nmajor = 0, copied = 0, promoted = 0, pinned = 0, freed = 0, pause = 0,
-           stop = 0, minor_max = 0, major_max = 0, last_end = 0, with_helper = 0;
+           stop = 0, minor_max = 0, major_max = 0, last_end = 0, with_helper = 0, weak = 0, eph = 0, fin = 0;
   const char *last = NULL;
   for (char *line = log, *eol; *line; line = eol + 1) {
     eol = strchr(line, '\n');
@@ -169,6 +190,9 @@ START_TEST(test_json_against_stats) {
     promoted += field(line, "promoted");
     pinned += field(line, "pinned");
     freed += field(line, "freed_objects");
+    weak += field(line, "weak_cleared");
+    eph += field(line, "ephemerons_traced");
+    fin += field(line, "finalizers_queued");
     pause += p;
     stop += st;
     if (minor && p > minor_max) minor_max = p;
@@ -186,6 +210,11 @@ START_TEST(test_json_against_stats) {
   ck_assert_uint_eq(promoted, s.bytes_promoted);
   ck_assert_uint_eq(pinned, s.bytes_pinned);
   ck_assert_uint_eq(freed, s.objects_freed);
+  ck_assert_uint_eq(weak, s.weak_cleared);
+  ck_assert_uint_ge(weak, NWEAK);          /* at least the last NWEAK, held to the end */
+  ck_assert_uint_eq(eph, s.ephemerons_traced);
+  ck_assert_uint_eq(fin, s.finalizers_queued);
+  ck_assert_uint_ge(fin, 1);
   ck_assert_uint_eq(pause, s.gc_ns);
   ck_assert_uint_eq(stop, s.stop_ns_total);
   ck_assert_uint_eq(minor_max, s.minor.max_ns);
@@ -199,7 +228,9 @@ START_TEST(test_json_against_stats) {
   ck_assert_uint_eq(field(last, "committed"), s.heap_committed);
   ck_assert_uint_eq(field(last, "tenure"), s.tenure_age);
   ck_assert_uint_gt(field(last, "marked_objects"), 0);
-  ck_assert_uint_eq(field(last, "marked"), field(last, "marked_objects") * t_obj_bytes(sizeof(node)));
+  /* Live: the list's nodes and the NWEAK weak references (one slot each). */
+  ck_assert_uint_eq(field(last, "marked"), (field(last, "marked_objects") - NWEAK) * t_obj_bytes(sizeof(node)) +
+                                               NWEAK * t_obj_bytes(sizeof(void *)));
   free(log);
   if (!(keep && *keep)) unlink(path);
 }

@@ -9,8 +9,9 @@ Runs, each program in a fresh process, the variants of a figure taking turns at 
     every collection's pause logged (hp: HP_GC_LOG=json; Boehm: GCBENCH_PAUSE_LOG);
   - gen at several table sizes: pause percentiles against the live heap;
   - tools/bench-pools (hp, glibc, mimalloc, jemalloc) several times (--raw);
-  - hplox, hplox-boehm and lua5.4 on the Lox benchmark scripts, when hplox is built and
-    scripts exist (examples/lox/bench/*.lox, with NAME.lua beside them for Lua).
+  - hplox, hplox-boehm and lua5.4 on the Lox benchmark scripts, when hplox is built
+    (examples/lox/bench/*.lox, with NAME.lua beside them for Lua; quick mode: binary_trees and
+    instantiation only).
 and writes DIR/index.md (default doc/report) with the tables, the PNGs, the machine, the date,
 the commit and the command; the raw logs go to DIR/raw/ (not committed). Figures are medians of
 N runs with the min-max range; the load that other processes put on the machine is measured
@@ -33,6 +34,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+QUICK_LOX = {"binary_trees.lox", "instantiation.lox"}
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
@@ -522,19 +524,20 @@ class Report:
             self.md.append("## hplox\n\nNot in this report: %s is not built (examples/lox is not in this tree, or "
                            "was not built).\n" % os.path.relpath(lox, ROOT))
             return
-        scripts = []
-        for d in ("examples/lox/bench", "tools/lox-bench", "tools/lox/bench"):
-            dd = os.path.join(ROOT, d)
-            if os.path.isdir(dd):
-                scripts += sorted(os.path.join(dd, f) for f in os.listdir(dd) if f.endswith(".lox"))
+        bench = os.path.join(ROOT, "examples", "lox", "bench")
+        scripts = sorted(os.path.join(bench, f) for f in os.listdir(bench) if f.endswith(".lox")) \
+            if os.path.isdir(bench) else []
         if not scripts:
             self.md.append("## hplox\n\nNot in this report: no benchmark scripts (examples/lox/bench/*.lox).\n")
             return
+        if not self.full:                             # quick: the allocation-heavy scripts only
+            quick = [s for s in scripts if os.path.basename(s) in QUICK_LOX]
+            scripts = quick or scripts[:2]
         boehm = os.path.join(self.build, "examples", "lox", "hplox-boehm")
         lua = shutil.which("lua5.4")
-        progs = [("hplox", [lox])]
+        progs = [("hplox", [lox, "--gc-stats"])]
         if os.access(boehm, os.X_OK):
-            progs.append(("hplox-boehm", [boehm]))
+            progs.append(("hplox-boehm", [boehm, "--gc-stats"]))
         load = Load()
         res = {}
         for s in scripts:
@@ -546,45 +549,65 @@ class Report:
                 for pname, cmd in order:
                     log = os.path.join(self.raw, "lox-%s-%s-%d.log" % (name, pname, r))
                     env = {"HP_GC_LOG": "json", "HP_GC_LOG_FILE": log} if pname == "hplox" else {}
-                    _, wall, rss = run(cmd + [luas if pname == "lua5.4" else s], env, stdout=False)
+                    out, wall, rss = run(cmd + [luas if pname == "lua5.4" else s], env, ("HP_GC_LOG", "HP_GC_LOG_FILE"))
+                    gc = {}
+                    for line in out.splitlines():
+                        if line.startswith("gc-summary: "):
+                            gc = parse_kv(line, "gc-summary: ")
                     pauses = [x["pause_ns"] for x in gcplot.read_log(log)] if os.path.exists(log) and os.path.getsize(log) else []
-                    res.setdefault((name, pname), []).append((wall, rss, pauses))
+                    res.setdefault((name, pname), []).append((wall, rss, gc, pauses))
             print("report: lox %s done" % name, file=sys.stderr)
         load.stop()
         self.md.append("## hplox against hplox-boehm and Lua 5.4\n")
-        self.md.append("The Lox benchmark scripts on hplox (hp), hplox-boehm (the same VM on Boehm GC) and Debian's "
-                       "lua5.4 (the same algorithm in Lua, where a NAME.lua stands beside NAME.lox), %d runs each, "
-                       "taking turns; wall time of the whole process, median [min–max]; hplox's pauses from its GC "
-                       "log; %s.\n" % (self.reps, load.text()))
-        self.md.append("| script | program | wall (s) | peak RSS (MiB) | hp collections | hp p99 / max pause (ms) |")
-        self.md.append("|---|---|--:|--:|--:|--:|")
+        self.md.append(("Quick mode: the allocation-heavy scripts only (%s); `--full` runs them all. " % ", ".join(
+            sorted(QUICK_LOX)) if not self.full else "") +
+                       "The Lox benchmark scripts of examples/lox/bench on hplox (the VM on hp), hplox-boehm (the same "
+                       "VM on Boehm GC) and Debian's lua5.4 (the same algorithms in Lua, NAME.lua beside NAME.lox), %d "
+                       "runs each, taking turns. Wall time of the whole process and peak RSS (GNU time), median "
+                       "[min–max]; the collectors' figures from `--gc-stats` (medians); %s. "
+                       "`bash tools/hp-dev bench-lox` (examples/lox/bench/run.py) also checks that the three print "
+                       "the same.\n" % (self.reps, load.text()))
+        self.md.append("| script | program | wall (s) | peak RSS (MiB) | collections | GC time (ms) | p99 pause (ms) "
+                       "| max pause (ms) |")
+        self.md.append("|---|---|--:|--:|--:|--:|--:|--:|")
         names = sorted({k[0] for k in res})
+
+        def gcmed(rs, key, digits):
+            v = [float(r[2][key]) for r in rs if key in r[2]]
+            return ("%%.%df" % digits) % statistics.median(v) if v else "—"
         for n in names:
             for pname in ("hplox", "hplox-boehm", "lua5.4"):
                 rs = res.get((n, pname))
                 if not rs:
                     continue
-                pauses = [p for r in rs for p in r[2]]
-                self.md.append("| %s | %s | %s | %s | %s | %s |" % (
-                    n, pname, fmt_mr(med_range([r[0] for r in rs]), 1, 3), fmt_mr(med_range([r[1] for r in rs]), 1024, 1),
-                    "%d" % (len(pauses) // len(rs)) if pname == "hplox" else "—",
-                    "%.3f / %.3f" % (quantile(pauses, 0.99) / 1e6, max(pauses) / 1e6) if pauses else "—"))
+                self.md.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    n, pname, fmt_mr(med_range([r[0] for r in rs]), 1, 3),
+                    fmt_mr(med_range([r[1] for r in rs]), 1024, 1), gcmed(rs, "collections", 0),
+                    gcmed(rs, "gc_ms", 1), gcmed(rs, "p99_pause_ms", 3), gcmed(rs, "max_pause_ms", 3)))
         self.md.append("")
-        fig, axes = self.figure(1, 1300, 520)
-        ax = axes[0]
+        fig, axes = self.figure(2, 1400, 520)
         pn = [p for p in ("hplox", "hplox-boehm", "lua5.4") if any((n, p) in res for n in names)]
         width = 0.8 / len(pn)
-        for i, p in enumerate(pn):
-            meds = [(med_range([r[0] for r in res[(n, p)]]) or (float("nan"),))[0] if (n, p) in res else float("nan")
-                    for n in names]
-            ax.bar([k + (i - (len(pn) - 1) / 2) * width for k in range(len(names))], meds, width, label=p)
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names)
-        ax.set_ylabel("wall time (s; lower is better)")
-        ax.set_title("Lox benchmark scripts: median of %d runs" % self.reps)
-        ax.grid(True, axis="y", alpha=0.3)
-        ax.legend()
-        self.save(fig, "lox.png", "hplox against hplox-boehm and Lua 5.4, wall time per script", load)
+        colors = {"hplox": "tab:blue", "hplox-boehm": "tab:orange", "lua5.4": "tab:gray"}
+        for ax, (what, get, ylabel) in zip(axes, (
+                ("wall time", lambda r: r[0], "wall time (s; lower is better)"),
+                ("max pause", lambda r: float(r[2].get("max_pause_ms", "nan")), "max pause (ms, log scale)"))):
+            for i, p in enumerate(pn):
+                if what == "max pause" and p == "lua5.4":
+                    continue
+                meds = [statistics.median([get(r) for r in res[(n, p)]]) if (n, p) in res else float("nan")
+                        for n in names]
+                ax.bar([k + (i - (len(pn) - 1) / 2) * width for k in range(len(names))], meds, width, label=p,
+                       color=colors[p])
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names, rotation=15)
+            ax.set_ylabel(ylabel)
+            if what == "max pause":
+                ax.set_yscale("log")
+            ax.set_title("Lox scripts: %s, median of %d runs" % (what, self.reps))
+            ax.grid(True, axis="y", which="both", alpha=0.3)
+            ax.legend()
+        self.save(fig, "lox.png", "hplox against hplox-boehm and Lua 5.4: wall time and max pause per script", load)
 
     def write(self, sections_load):
         head = ["# hp benchmark report\n",
