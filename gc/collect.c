@@ -32,6 +32,7 @@ void hpC_runtime_destroy(hp_runtime *rt) {
     hpC_mutator *self = hpC_mutator_self(rt);
     if (self != NULL) hpC_fin_destroy(rt, &self->pub);
   }
+  hpC_marker_stop(rt);
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);
@@ -107,8 +108,7 @@ bool hpC_with_world_stopped(hp_runtime *rt, hpC_mutator *th, bool retry,
  * ------------------------------------------------------------------------------------ */
 
 bool hpC_major_due(hp_runtime *rt) {
-  hpC_generations *h = &rt->gens;
-  if (h->old_bytes >= h->major_threshold) return true;
+  if (hpC_cycle_due(rt)) return true;                /* gc/marker.c: the pacing */
   return rt->cfg.heap_limit && hpC_committed(rt) >= rt->cfg.heap_limit;
 }
 
@@ -135,7 +135,10 @@ size_t hpC_in_use(hp_runtime *rt) {
 /* One collection, as the bracket runs it. */
 typedef struct collection {
   hpC_mutator *th;                /* the thread collecting */
-  hp_gc_kind kind;
+  hp_gc_kind kind;                /* as asked for (HP_GC_* or an internal HPC_GC_* kind) */
+  int plan;                       /* what it does (HPC_DID_*, gc/marker.c) */
+  hp_gc_kind counted;             /* what it counts as: a cycle's start as a minor collection,
+                                     its finish as a major one */
   uint64_t t0;                    /* when it was asked for: the pause includes the stop */
   uint64_t number;                /* of this kind, from 1 */
   hp_gc_event ev;                 /* what the event handler is told */
@@ -146,21 +149,21 @@ typedef struct collection {
 /* The start event, and verification before (cfg.verify >= 2). */
 static void announce(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
-  co->number = (co->kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  co->number = (co->counted == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
   co->weak0[0] = st->weak_cleared;
   co->weak0[1] = st->ephemerons_traced;
   co->weak0[2] = st->ephemerons_cleared;
   co->weak0[3] = st->finalizers_queued;
-  co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number,
+  co->ev = (hp_gc_event){ .kind = co->counted, .end = false, .number = co->number,
                           .heap_before = hpC_in_use(rt) };
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
   if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
 }
 
-/* The phases of gc/minor.c and gc/major.c, and verification after (cfg.verify, or tier 3). */
+/* The phases of gc/minor.c, gc/major.c or a cycle's (gc/marker.c), and verification after
+ * (cfg.verify, or tier 3): so the verifier also runs at the end of every concurrent cycle. */
 static void run_phases(hp_runtime *rt, collection *co) {
-  if (co->kind == HP_GC_MINOR) hpC_minor(rt, false, &co->res);
-  else hpC_major(rt, &co->res);
+  hpC_cycle_run(rt, co->plan, &co->res);
   if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");
 }
 
@@ -168,8 +171,15 @@ static void run_phases(hp_runtime *rt, collection *co) {
 static void account(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
   uint64_t pause = hpS_now_ns() - co->t0;
-  if (co->kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
+  if (co->counted == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
   else { st->major_count++; record_pause(&st->major, pause); }
+  if (co->plan == HPC_DID_START) {
+    st->cycle_start_ns_last = pause;
+    if (pause > st->cycle_start_ns_max) st->cycle_start_ns_max = pause;
+  } else if (co->plan == HPC_DID_FINISH || co->plan == HPC_DID_MINOR_FINISH) {
+    st->cycle_finish_ns_last = pause;
+    if (pause > st->cycle_finish_ns_max) st->cycle_finish_ns_max = pause;
+  }
   st->gc_ns += pause;
   st->bytes_copied += co->res.copied;
   st->bytes_promoted += co->res.promoted;
@@ -185,26 +195,34 @@ static void account(hp_runtime *rt, collection *co) {
 /* cfg.gc_log: one line on stderr. */
 static void log_line(hp_runtime *rt, const collection *co) {
   const struct hp_gc_stats *st = &rt->stats;
+  static const char *const what[] = { [HPC_DID_START] = " (concurrent cycle: start)",
+                                      [HPC_DID_FINISH] = " (concurrent cycle: finish)",
+                                      [HPC_DID_MINOR_FINISH] = " (concurrent cycle: finished in the pause)",
+                                      [HPC_DID_MAJOR_LAZY] = " (sweeping lazily)" };
   hpS_warn("[hp gc] %s #%llu pause %.3f ms, heap %zuK -> %zuK (committed %zuK), copied %zuK, promoted %zuK, "
-           "weak cleared %llu, ephemerons %llu (cleared %llu), finalizers queued %llu",
-           co->kind == HP_GC_MINOR ? "minor" : "major", (unsigned long long)co->number,
+           "weak cleared %llu, ephemerons %llu (cleared %llu), finalizers queued %llu%s",
+           co->counted == HP_GC_MINOR ? "minor" : "major", (unsigned long long)co->number,
            (double)co->ev.pause_ns / 1e6, (size_t)(co->ev.heap_before >> 10), (size_t)(co->ev.heap_after >> 10),
            hpC_committed(rt) >> 10, co->res.copied >> 10, co->res.promoted >> 10,
            (unsigned long long)(st->weak_cleared - co->weak0[0]),
            (unsigned long long)(st->ephemerons_traced - co->weak0[1]),
            (unsigned long long)(st->ephemerons_cleared - co->weak0[2]),
-           (unsigned long long)(st->finalizers_queued - co->weak0[3]));
+           (unsigned long long)(st->finalizers_queued - co->weak0[3]),
+           what[co->plan] ? what[co->plan] : "");
 }
 
 static void collect_stopped(hp_runtime *rt, void *arg) {
   collection *co = arg;
   hpC_mutator *th = co->th;
+  co->plan = hpC_cycle_plan(rt, co->kind);
+  if (co->plan == HPC_DID_NOTHING) return;             /* a cycle's finish that came too late */
+  co->counted = co->plan == HPC_DID_MINOR || co->plan == HPC_DID_START ? HP_GC_MINOR : HP_GC_MAJOR;
   announce(rt, co);
   run_phases(rt, co);
   account(rt, co);
   if (rt->cfg.gc_log) log_line(rt, co);
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
-  rt->last_kind = co->kind;
+  rt->last_kind = co->plan == HPC_DID_MAJOR ? HP_GC_MAJOR : HP_GC_MINOR;   /* a full one, or not */
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
   if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))
