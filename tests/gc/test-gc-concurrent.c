@@ -2,7 +2,7 @@
  * snapshot barrier against the lost-object race, young pointers stored into old objects and
  * minor collections during marking, pins and conservative roots during marking, lazy
  * sweeping, mutator threads storing into a shared old table while the marker thread runs,
- * and the stress mode's start/finish steps.
+ * the stress mode's start/finish steps, and a weak reference made during a cycle.
  *
  * The first tests drive one cycle step by step from inside (incremental mode, no marker
  * thread, no stress: hpC_collect with the internal kinds, mark slices of a chosen size, the
@@ -414,6 +414,45 @@ START_TEST(test_stress_cycles) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  Weak references across a cycle ([stw-weak] in gc/mark.h)
+ * ------------------------------------------------------------------------------------ */
+
+/* A weak reference made while a cycle marks: the cycle is given up at its next step for a
+ * full collection, which clears the weak slot of what died and keeps the other. (Last in the
+ * list: once a weak type exists in the process, due collections stop the world.) */
+START_TEST(test_weak_across_cycle) {
+  hp_runtime *rt = driven();
+  hp_thread *t = hp_main_thread(rt);
+  node *keep = NULL, *drop = NULL;
+  void *wk = NULL, *wd = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(keep), HP_SLOT(drop), HP_SLOT(wk), HP_SLOT(wd));
+  keep = new_node(t, 11);
+  drop = new_node(t, 22);
+  hp_collect(t, HP_GC_MAJOR);                      /* both old */
+  start_cycle(rt, t);
+  wk = hp_weak_new(t, keep);
+  wd = hp_weak_new(t, drop);
+  ck_assert_ptr_nonnull(wk);
+  ck_assert_ptr_nonnull(wd);
+  drop = NULL;
+  uint64_t majors = t_stats(rt).major_count;
+  finish_cycle(rt, t);                             /* a full collection instead */
+  ck_assert_int_eq(phase(rt), HPC_IDLE);
+  ck_assert_uint_eq(t_stats(rt).major_count - majors, 1);
+  ck_assert_uint_eq(t_stats(rt).cycles, 0);        /* given up, not finished */
+  ck_assert_ptr_eq(hp_weak_get(t, wk), keep);
+  ck_assert_ptr_null(hp_weak_get(t, wd));
+  ck_assert_uint_eq(((node *)hp_weak_get(t, wk))->id, 11);
+  /* From now on a due collection stops the world: no cycle starts. */
+  ck_assert(hpC_collect(rt, hpC_mutator_of(t), HPC_GC_STEP));
+  ck_assert_int_eq(phase(rt), HPC_IDLE);
+  ck_assert_uint_gt(hp_verify_heap(rt), 0);
+  HP_UNROOT(t, fr);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("gc-concurrent");
   struct { const char *name; const TTest *fn; int timeout; } tests[] = {
@@ -421,7 +460,7 @@ int main(void) {
     T(test_lost_object_race, 60), T(test_lost_object_without_barrier, 60),
     T(test_young_into_old_while_marking, 60), T(test_cycle_frees_what_died, 60),
     T(test_pins_and_conservative_while_marking, 60), T(test_threads_share_old_table, 300),
-    T(test_stress_cycles, 120),
+    T(test_stress_cycles, 120), T(test_weak_across_cycle, 60),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
