@@ -282,6 +282,8 @@ HP_INTERNAL void hpC_sweep_init(hpC_generations *h);
 /* At the end of a mark: drops dead remembered objects, frees dead huge objects, lists the
  * pages to sweep; returns the number of dead objects. */
 HP_INTERNAL size_t hpC_sweep_begin(hpC_generations *h);
+/* The same, sweeping every page at once (a full collection that is not lazy). */
+HP_INTERNAL size_t hpC_sweep_now(hpC_generations *h);
 /* Sweeps up to `pages` pages; true when none is left. */
 HP_INTERNAL bool hpC_sweep_some(hpC_generations *h, size_t pages);
 HP_INTERNAL void hpC_sweep_all(hpC_generations *h);

@@ -36,8 +36,7 @@ void hpC_major(hp_runtime *rt, hpC_results *cy, bool lazy) {
   hpC_mark_reset_counts(h);
   hpC_mark_full(rt);                       /* with weak slots, ephemerons and finalizers */
   cy->freed_objects += sweep_pinned(h);
-  cy->freed_objects += hpC_sweep_begin(h);
-  if (!lazy) hpC_sweep_all(h);
+  cy->freed_objects += lazy ? hpC_sweep_begin(h) : hpC_sweep_now(h);
   hpC_young_reset(h);                      /* around the pinned objects still alive */
   hpC_space_reset(&h->from, &h->pinned);
   hpC_set_thresholds(rt, mk->marked_block_bytes + mk->marked_huge_bytes);

@@ -111,6 +111,27 @@ size_t hpC_sweep_begin(hpC_generations *h) {
   return freed;
 }
 
+typedef struct eager { hpC_generations *h; size_t freed; } eager;
+
+static void sweep_now_page(hpP_page *pg, void *arg) {
+  eager *e = arg;
+  uint32_t bs = pg->block_size;                       /* read first: the page may go back */
+  size_t n = hpP_page_sweep(e->h->old, pg);
+  e->h->old_bytes -= n * bs;
+  e->freed += n;
+}
+
+size_t hpC_sweep_now(hpC_generations *h) {
+  hpC_mark *mk = &h->mk;
+  hp_assert(mk->sweep_left == 0);
+  filter_remembered(h);
+  eager e = { h, sweep_huge(h) };
+  hpP_heap_foreach_page(h->old, sweep_now_page, &e);
+  atomic_store_explicit(&mk->phase, HPC_IDLE, memory_order_relaxed);
+  mk->black = false;
+  return e.freed;
+}
+
 void hpC_sweep_done(hpC_generations *h) {
   for (unsigned c = 0; c < HPP_CLASSES; c++) hpC_vec_free(&h->mk.sweep[c]);
   hp_assert(h->mk.dead_bytes == 0);
