@@ -37,6 +37,7 @@ bool hpC_tlab_refill(hp_runtime *rt, hpC_mutator *th, size_t need) {
 static void *large_alloc(hp_runtime *rt, size_t bytes, bool respect_due, bool *due) {
   pthread_mutex_lock(&rt->alloc_mu);
   void *p = NULL;
+  if (rt->cfg.heap_limit && hpC_committed(rt) + bytes > rt->cfg.heap_limit) hpC_sweep_all(&rt->gens);
   *due = hpC_major_due(rt);
   if (!(respect_due && *due) && !(rt->cfg.heap_limit && hpC_committed(rt) + bytes > rt->cfg.heap_limit)) {
     p = hpC_old_alloc(&rt->gens, bytes);
@@ -53,6 +54,7 @@ static void *large_alloc(hp_runtime *rt, size_t bytes, bool respect_due, bool *d
 static bool over_limit(hp_runtime *rt) {
   if (rt->cfg.heap_limit == 0) return false;
   pthread_mutex_lock(&rt->alloc_mu);
+  if (hpC_committed(rt) > rt->cfg.heap_limit) hpC_sweep_all(&rt->gens);   /* dead blocks first */
   bool over = hpC_committed(rt) > rt->cfg.heap_limit;
   pthread_mutex_unlock(&rt->alloc_mu);
   return over;
@@ -106,23 +108,31 @@ static bool collect_for_request(hp_runtime *rt, request *r, hp_gc_kind kind) {
 }
 
 /* Torture (cfg.stress): every allocation comes here (the TLAB is kept empty); collect every
- * N, minor and major in turn. */
+ * N: minor and major in turn, where "major" starts a concurrent cycle or finishes the one
+ * marking (a full collection in mark_mode 0). With stress_finish M, a marking cycle is
+ * finished after M allocations of a thread instead (its major turns are minor ones). */
 static void stress_tick(hp_runtime *rt, hpC_mutator *th) {
+  if (rt->cfg.stress_finish && --th->stress_finish_countdown == 0) {
+    th->stress_finish_countdown = rt->cfg.stress_finish;
+    hpC_collect(rt, th, HPC_GC_FINISH);
+  }
   if (--th->stress_countdown != 0) return;
   th->stress_countdown = rt->cfg.stress;
   bool major = atomic_fetch_xor_explicit(&rt->stress_major_next, 1, memory_order_relaxed);
-  hpC_collect(rt, th, major ? HP_GC_MAJOR : HP_GC_MINOR);
+  bool marking = atomic_load_explicit(&rt->gens.mk.phase, memory_order_relaxed) == HPC_MARKING;
+  hpC_collect(rt, th, !major || (rt->cfg.stress_finish && marking) ? HP_GC_MINOR : HPC_GC_STEP);
 }
 
-/* 1. The usual collection (major when one is due), and a retry. If we only joined another
+/* 1. The usual collection (when a major one is due: the next step of a concurrent cycle,
+ * gc/marker.c), and a retry. If we only joined another
  * thread's collection, others may have filled eden again before we got to it: while eden
  * has a run long enough and the heap is under its limit, collect again. Each round frees
  * eden; a collection of our own reserves our buffer first. */
 static void *after_collection(hp_runtime *rt, request *r) {
-  bool ours = collect_for_request(rt, r, r->due ? HP_GC_MAJOR : HP_GC_MINOR);
+  bool ours = collect_for_request(rt, r, r->due ? HPC_GC_AUTO : HP_GC_MINOR);
   void *p = attempt(rt, r);
   while (p == NULL && !ours && !r->large && r->bytes <= rt->gens.eden.max_run && !over_limit(rt)) {
-    ours = collect_for_request(rt, r, r->due ? HP_GC_MAJOR : HP_GC_MINOR);
+    ours = collect_for_request(rt, r, r->due ? HPC_GC_AUTO : HP_GC_MINOR);
     p = attempt(rt, r);
   }
   return p;
@@ -174,6 +184,7 @@ void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
 
   hp_safepoint(t);                                     /* a collection may be waiting for us */
   if (rt->cfg.stress) stress_tick(rt, th);
+  hpC_cycle_assist(rt, th, &rt->gens);                 /* a concurrent cycle: help, or finish it */
 
   /* The out-of-memory policy (top of this file). */
   void *p = attempt(rt, &r);

@@ -33,6 +33,7 @@ void hpC_runtime_destroy(hp_runtime *rt) {
     hpC_mutator *self = hpC_mutator_self(rt);
     if (self != NULL) hpC_fin_destroy(rt, &self->pub);
   }
+  hpC_marker_stop(rt);
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);
@@ -108,8 +109,7 @@ bool hpC_with_world_stopped(hp_runtime *rt, hpC_mutator *th, bool retry,
  * ------------------------------------------------------------------------------------ */
 
 bool hpC_major_due(hp_runtime *rt) {
-  hpC_generations *h = &rt->gens;
-  if (h->old_bytes >= h->major_threshold) return true;
+  if (hpC_cycle_due(rt)) return true;                /* gc/marker.c: the pacing */
   return rt->cfg.heap_limit && hpC_committed(rt) >= rt->cfg.heap_limit;
 }
 
@@ -136,7 +136,10 @@ size_t hpC_in_use(hp_runtime *rt) {
 /* One collection, as the bracket runs it. */
 typedef struct collection {
   hpC_mutator *th;                /* the thread collecting */
-  hp_gc_kind kind;
+  hp_gc_kind kind;                /* as asked for (HP_GC_* or an internal HPC_GC_* kind) */
+  int plan;                       /* what it does (HPC_DID_*, gc/marker.c) */
+  hp_gc_kind counted;             /* what it counts as: a cycle's start as a minor collection,
+                                     its finish as a major one */
   uint64_t t0;                    /* when it was asked for: the pause includes the stop */
   uint64_t number;                /* of this kind, from 1 */
   hp_gc_event ev;                 /* what the event handler is told */
@@ -144,10 +147,10 @@ typedef struct collection {
   uint64_t weak0[4];              /* weak and finalizer counts before it (for the GC log) */
 } collection;
 
-/* Counts the threads attached besides the collector (the world is stopped). */
+/* Counts the embedder's threads attached besides the collector (the world is stopped). */
 static unsigned other_threads(hp_runtime *rt, hpC_mutator *self) {
   unsigned n = 0;
-  for (hpC_mutator *th = rt->threads; th; th = th->next) n += th != self;
+  for (hpC_mutator *th = rt->threads; th; th = th->next) n += th != self && !th->collector_own;
   return n;
 }
 
@@ -157,12 +160,12 @@ static void announce(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
   hpC_results *r = &co->res;
   uint64_t t = hpS_now_ns();
-  co->number = (co->kind == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
+  co->number = (co->counted == HP_GC_MINOR ? st->minor_count : st->major_count) + 1;
   co->weak0[0] = st->weak_cleared;
   co->weak0[1] = st->ephemerons_traced;
   co->weak0[2] = st->ephemerons_cleared;
   co->weak0[3] = st->finalizers_queued;
-  r->kind = co->kind;
+  r->kind = co->counted;
   r->number = co->number;
   r->start_ns = co->t0 - rt->created_ns;
   r->stop_ns = st->stop_ns_last;
@@ -172,17 +175,17 @@ static void announce(hp_runtime *rt, collection *co) {
   r->phase_ns[HPC_PHASE_retire] = t - rt->stopped_ns;
   r->heap_before = hpC_in_use(rt);
   r->eden = rt->gens.eden.hi - rt->gens.eden.lo;
-  co->ev = (hp_gc_event){ .kind = co->kind, .end = false, .number = co->number, .heap_before = r->heap_before };
+  co->ev = (hp_gc_event){ .kind = co->counted, .end = false, .number = co->number, .heap_before = r->heap_before };
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
   t = hpS_now_ns();
   if (rt->cfg.verify >= 2) hpC_verify(rt, "before a collection");
   hpC_phase(r, verify, &t);
 }
 
-/* The phases of gc/minor.c and gc/major.c, and verification after (cfg.verify, or tier 3). */
+/* The phases of gc/minor.c, gc/major.c or a cycle's (gc/marker.c), and verification after
+ * (cfg.verify, or tier 3): so the verifier also runs at the end of every concurrent cycle. */
 static void run_phases(hp_runtime *rt, collection *co) {
-  if (co->kind == HP_GC_MINOR) hpC_minor(rt, false, &co->res);
-  else hpC_major(rt, &co->res);
+  hpC_cycle_run(rt, co->plan, &co->res);
   uint64_t t = hpS_now_ns();
   if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");
   hpC_phase(&co->res, verify, &t);
@@ -192,8 +195,15 @@ static void run_phases(hp_runtime *rt, collection *co) {
 static void account(hp_runtime *rt, collection *co) {
   struct hp_gc_stats *st = &rt->stats;
   uint64_t pause = hpS_now_ns() - co->t0;
-  if (co->kind == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
+  if (co->counted == HP_GC_MINOR) { st->minor_count++; record_pause(&st->minor, pause); }
   else { st->major_count++; record_pause(&st->major, pause); }
+  if (co->plan == HPC_DID_START) {
+    st->cycle_start_ns_last = pause;
+    if (pause > st->cycle_start_ns_max) st->cycle_start_ns_max = pause;
+  } else if (co->plan == HPC_DID_FINISH || co->plan == HPC_DID_MINOR_FINISH) {
+    st->cycle_finish_ns_last = pause;
+    if (pause > st->cycle_finish_ns_max) st->cycle_finish_ns_max = pause;
+  }
   st->gc_ns += pause;
   st->bytes_copied += co->res.copied;
   st->bytes_promoted += co->res.promoted;
@@ -217,12 +227,15 @@ static void account(hp_runtime *rt, collection *co) {
 static void collect_stopped(hp_runtime *rt, void *arg) {
   collection *co = arg;
   hpC_mutator *th = co->th;
+  co->plan = hpC_cycle_plan(rt, co->kind);
+  if (co->plan == HPC_DID_NOTHING) return;             /* a cycle's finish that came too late */
+  co->counted = co->plan == HPC_DID_MINOR || co->plan == HPC_DID_START ? HP_GC_MINOR : HP_GC_MAJOR;
   announce(rt, co);
   run_phases(rt, co);
   account(rt, co);
   if (rt->on_cycle) rt->on_cycle(rt, &co->res);        /* the GC log, set by the runtime */
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
-  rt->last_kind = co->kind;
+  rt->last_kind = co->plan == HPC_DID_MAJOR ? HP_GC_MAJOR : HP_GC_MINOR;   /* a full one, or not */
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
   if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))

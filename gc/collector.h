@@ -39,7 +39,11 @@ struct hpC_mutator {
   hpC_vec remset;                 /* old objects this thread's barrier remembered */
   hpC_vec tlabs;                  /* (start, end) of the TLABs it took this cycle */
   hpC_finvec fin_new;             /* finalizers it registered since the last world stop */
+  uintptr_t *satb;                /* the snapshot barrier's log (gc/barrier.c), HPC_SATB_LOG */
+  size_t satb_len;
+  uint64_t stress_finish_countdown;/* stress: allocations left before a marking cycle finishes */
   pthread_t self;
+  bool collector_own;             /* the marker thread (gc/marker.c), not the embedder's */
   /* conservative roots: what the thread captured when it entered a collection */
   uintptr_t stack_hi;             /* the far end of its stack */
   uintptr_t scan_lo;              /* its innermost frame when captured */
@@ -61,6 +65,12 @@ HP_INTERNAL void hpC_mutator_stack_init(hpC_mutator *th);
     (th)->captured = true;                                                                  \
   } while (0)
 
+/* For a thread of the collector's own (the marker, gc/marker.c): leaves the running threads
+ * without capturing anything for the conservative scan, comes back (waiting out a
+ * collection), and stops at the world stop if one waits for it. */
+HP_INTERNAL void hpC_mutator_block(hpC_mutator *th);
+HP_INTERNAL void hpC_mutator_unblock(hpC_mutator *th);
+HP_INTERNAL void hpC_mutator_poll(hpC_mutator *th);
 /* Makes the state of a new thread and links it (waiting out a collection). */
 HP_INTERNAL hpC_mutator *hpC_mutator_new(hp_runtime *rt);
 HP_INTERNAL void hpC_mutator_free(hpC_mutator *th);

@@ -83,6 +83,8 @@ void hpC_fin_hand_over(hpC_fin *f, hpC_generations *h, hpC_finvec *mine) {
 int hp_finalizer_register(hp_thread *t, void *obj, hp_finalizer_fn fn, void *data) {
   if (obj == NULL || fn == NULL) { errno = EINVAL; return -1; }
   if (!push(&hpC_mutator_of(t)->fin_new, (hpC_final){ obj, fn, data })) { errno = ENOMEM; return -1; }
+  _Atomic bool *used = &hpC_mutator_of(t)->rt->gens.mk.finalizers;   /* gc/mark.h, [stw-weak] */
+  if (!atomic_load_explicit(used, memory_order_relaxed)) atomic_store_explicit(used, true, memory_order_relaxed);
   return 0;
 }
 

@@ -33,7 +33,8 @@
  *   [remembered]      every old object holding a young pointer has REMEMBERED set and is in
  *                     the remembered set; the write barrier keeps this (hp_write in
  *                     include/hp.h, hp_write_slow in gc/roots.c).
- *   [old-alloc]       an old object's block has its ALLOC bit set; MARK bits are all clear.
+ *   [old-alloc]       an old object's block has its ALLOC bit set; MARK bits are all clear
+ *                     outside a concurrent cycle (gc/mark.h says when they are not).
  *
  * A minor collection: roots, then remembered objects, are evacuated into to-space (age+1) or,
  * at the tenure age or when to-space is full, promoted into the old generation; to-space is
@@ -53,8 +54,10 @@
 #define HPC_PINNED ((uint64_t)4)
 #define HPC_MARKED ((uint64_t)8)
 /* The same bit, under another name, while a minor collection scans the remembered set: an
- * object logged twice (two threads raced to remember it) is scanned once. Mark bits are all
- * clear then ([old-alloc]; pinned objects' too), and it is cleared before the scan ends. */
+ * object logged twice (two threads raced to remember it) is scanned once. Remembered objects
+ * are old blocks, whose mark bits are in the MARK bitmap, so their header bit is clear then
+ * (a concurrent cycle sets it only on pinned objects, which are never remembered: gc/mark.h),
+ * and it is cleared before the scan ends. */
 #define HPC_SCANNED HPC_MARKED
 #define HPC_AGE_SHIFT 4
 #define HPC_AGE_MASK ((uint64_t)15 << HPC_AGE_SHIFT)
@@ -98,6 +101,7 @@ HP_INTERNAL bool hpC_vec_remove(hpC_vec *v, uintptr_t x);
 HP_INTERNAL int hpC_cmp_word(const void *a, const void *b);
 
 #include "gc/weak.h"
+#include "gc/mark.h"             /* the old generation's mark and sweep (hpC_mark) */
 
 /* A space of the young generation (eden, or one survivor semispace): its range, less the
  * objects pinned in it, is a sorted list of free runs, handed out by a bump in order.
@@ -137,6 +141,8 @@ struct hpC_generations {
   size_t young_live;                      /* bytes copied into the survivors at the last minor */
   size_t old_live_after_major;
   size_t major_threshold;                 /* a major collection when old_bytes passes it */
+  size_t cycle_trigger;                   /* a concurrent cycle starts when it passes this */
+  hpC_mark mk;                            /* marking and sweeping (gc/mark.h) */
   /* remembered set: bodies of old objects with REMEMBERED set */
   hpC_vec remset;
   unsigned tenure;                        /* current tenure age */
@@ -201,6 +207,8 @@ hp_inline bool hpC_is_young(const hpC_generations *h, const void *p) {
 }
 /* The old object whose header starts the block that holds p, or NULL. */
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
+/* gc/mark.h [black-alloc] and [unswept]: b was just allocated in the old heap. */
+HP_INTERNAL void hpC_alloc_black(hpC_generations *h, void *b, size_t bytes);
 /* Allocates an old-generation object of `bytes` (header included), not zeroed; NULL if the
  * pools are exhausted. */
 HP_INTERNAL void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes);
@@ -211,6 +219,8 @@ hp_inline void *hpC_old_alloc(hpC_generations *h, size_t bytes) {
   if (hp_likely(b != NULL)) {
     h->old_bytes += hpP_class_size[cls];
     h->old_object_bytes += bytes;
+    if (hp_unlikely(atomic_load_explicit(&h->mk.phase, memory_order_relaxed) != HPC_IDLE))
+      hpC_alloc_black(h, b, bytes);
   }
   return b;
 }
@@ -290,7 +300,73 @@ typedef struct hpC_results {
 HP_INTERNAL void hpC_minor(hp_runtime *rt, bool promote_all, hpC_results *cy);
 /* Recomputes eden's and to-space's runs around the pinned objects and forgets the TLABs. */
 HP_INTERNAL void hpC_young_reset(hpC_generations *h);
-HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_results *cy);
+/* A full major collection, stopping the world throughout: any concurrent cycle is abandoned
+ * first. With `lazy`, the pages are swept afterwards (gc/sweep.c), else in the pause. */
+HP_INTERNAL void hpC_major(hp_runtime *rt, hpC_results *cy, bool lazy);
+
+/* ---- Marking (gc/mark.c) ---- */
+/* Marks from the roots, conservative roots and hp_pin list (a pause, after a promotion of
+ * all); with pinned_roots also every pinned object (gc/mark.h, [pinned-roots]). */
+HP_INTERNAL void hpC_mark_roots(hp_runtime *rt, bool pinned_roots);
+/* The mark of a full major collection (after a promotion of all): the roots, then tracing,
+ * weak slots, ephemerons and finalizers (gc/weak.h). */
+HP_INTERNAL void hpC_mark_full(hp_runtime *rt);
+/* Marks (and pushes) what each of v[0..n) names. */
+HP_INTERNAL void hpC_mark_values(hpC_generations *h, const uintptr_t *v, size_t n, bool concurrent);
+/* Traces from the stack until it is empty (true) or `budget` work is done; adds the work done
+ * to *work. Under mk.mu or in a pause. */
+HP_INTERNAL bool hpC_mark_slice(hpC_generations *h, bool concurrent, bool young_pinned, size_t budget, size_t *work);
+/* Marks to completion (a pause), the objects left for the pause included; frees the stack. */
+HP_INTERNAL void hpC_mark_finish(hpC_generations *h, bool young_pinned);
+/* Clears every mark and the stack (a cycle given up, in a pause). */
+HP_INTERNAL void hpC_mark_abandon(hpC_generations *h);
+HP_INTERNAL void hpC_mark_reset_counts(hpC_generations *h);
+
+/* ---- Sweeping (gc/sweep.c; under alloc_mu or in a pause) ---- */
+HP_INTERNAL void hpC_sweep_init(hpC_generations *h);
+/* At the end of a mark: drops dead remembered objects, frees dead huge objects, lists the
+ * pages to sweep; returns the number of dead objects. */
+HP_INTERNAL size_t hpC_sweep_begin(hpC_generations *h);
+/* The same, sweeping every page at once (a full collection that is not lazy). */
+HP_INTERNAL size_t hpC_sweep_now(hpC_generations *h);
+/* Sweeps up to `pages` pages; true when none is left. */
+HP_INTERNAL bool hpC_sweep_some(hpC_generations *h, size_t pages);
+HP_INTERNAL void hpC_sweep_all(hpC_generations *h);
+HP_INTERNAL void hpC_sweep_done(hpC_generations *h);
+
+/* ---- The barrier's logs (gc/barrier.c) ---- */
+/* Turns logging on or off in every thread (a pause). */
+HP_INTERNAL void hpC_barrier_set(hp_runtime *rt, bool on);
+/* Marks what the full logs name (under mk.mu or in a pause); true if there were any. */
+HP_INTERNAL bool hpC_barrier_take(hp_runtime *rt, bool concurrent);
+/* Marks what every log names, the threads' partial ones included (a pause). */
+HP_INTERNAL void hpC_barrier_drain(hp_runtime *rt);
+/* Thread th leaves: its partial log goes to the marker. */
+HP_INTERNAL void hpC_barrier_thread_gone(hpC_mutator *th);
+
+/* ---- The concurrent cycle (gc/marker.c) ----
+ * Internal kinds of hpC_collect, besides HP_GC_MINOR and HP_GC_MAJOR (a full collection): */
+#define HPC_GC_AUTO ((hp_gc_kind)2)     /* a major collection is due */
+#define HPC_GC_STEP ((hp_gc_kind)3)     /* stress: start a cycle, or finish the one marking */
+#define HPC_GC_FINISH ((hp_gc_kind)4)   /* finish the cycle, if one is marking */
+/* What a pause does. START counts as a minor collection (it is one, promoting everything),
+ * the FINISH ones and MAJOR ones as major collections. */
+enum { HPC_DID_NOTHING, HPC_DID_MINOR, HPC_DID_MAJOR, HPC_DID_MAJOR_LAZY, HPC_DID_START,
+       HPC_DID_FINISH, HPC_DID_MINOR_FINISH };
+HP_INTERNAL unsigned hpC_mark_mode(const hp_runtime *rt);
+HP_INTERNAL int hpC_cycle_plan(hp_runtime *rt, hp_gc_kind kind);
+HP_INTERNAL void hpC_cycle_run(hp_runtime *rt, int plan, hpC_results *cy);
+HP_INTERNAL void hpC_cycle_abandon(hp_runtime *rt);
+/* Whether the old generation calls for the next step of a cycle (or, in mode 0, a major
+ * collection); the heap limit aside (hpC_major_due). */
+HP_INTERNAL bool hpC_cycle_due(hp_runtime *rt);
+HP_INTERNAL void hpC_set_thresholds(hp_runtime *rt, size_t live);
+/* In an allocation slow path, with the world running: assist, sweep, or run the finish. */
+HP_INTERNAL void hpC_cycle_assist_slow(hp_runtime *rt, hpC_mutator *th);
+hp_inline void hpC_cycle_assist(hp_runtime *rt, hpC_mutator *th, hpC_generations *h) {
+  if (hp_unlikely(atomic_load_explicit(&h->mk.phase, memory_order_relaxed) != HPC_IDLE)) hpC_cycle_assist_slow(rt, th);
+}
+HP_INTERNAL void hpC_marker_stop(hp_runtime *rt);
 
 /* ---- Cards of large pointer arrays ----
  * An old HP_TYPE_ARRAY object without a trace callback that is larger than 64 KiB (so alone

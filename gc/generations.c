@@ -9,6 +9,10 @@ static size_t round_pages(size_t bytes) { return (bytes + HPP_PAGE - 1) & ~(HPP_
 
 bool hpC_generations_init(hp_runtime *rt) {
   hpC_generations *h = &rt->gens;
+  pthread_mutex_init(&h->mk.mu, NULL);
+  pthread_mutex_init(&h->mk.log_mu, NULL);
+  pthread_mutex_init(&h->mk.wake_mu, NULL);
+  pthread_cond_init(&h->mk.wake_cv, NULL);
   size_t eden = round_pages(rt->cfg.eden_size);
   size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
   size_t total = eden + 2 * surv;
@@ -32,12 +36,25 @@ bool hpC_generations_init(hp_runtime *rt) {
   if (h->old == NULL || h->starts == NULL) { hpC_generations_destroy(rt); return false; }
   memset(h->starts, 0, total / 64);
   h->tenure = rt->cfg.tenure_age;
-  h->major_threshold = rt->cfg.major_min_size;
+  hpC_set_thresholds(rt, 0);
+  h->mk.mode = hpC_mark_mode(rt);
+  hpC_sweep_init(h);
   return true;
 }
 
 void hpC_generations_destroy(hp_runtime *rt) {
   hpC_generations *h = &rt->gens;
+  hpC_mark *mk = &h->mk;
+  hpC_vec_free(&mk->stack);
+  hpC_vec_free(&mk->later);
+  for (size_t i = 0; i < mk->logs.len; i++) hp_pool_free((void *)mk->logs.items[i]);
+  hpC_vec_free(&mk->logs);
+  for (unsigned c = 0; c < HPP_CLASSES; c++) hpC_vec_free(&mk->sweep[c]);
+  pthread_mutex_destroy(&mk->mu);
+  pthread_mutex_destroy(&mk->log_mu);
+  pthread_mutex_destroy(&mk->wake_mu);
+  pthread_cond_destroy(&mk->wake_cv);
+  if (h->old) h->old->refill = NULL;
   for (size_t i = 0; i < h->huge.len; i++) hpP_huge_free_span(hpP_span_of((void *)h->huge.items[i]));
   hpC_vec_free(&h->huge);
   hpC_vec_free(&h->remset);
@@ -72,8 +89,9 @@ void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes) {
   for (size_t i = 0; i < pg->npages; i++)                            /* no stale cards */
     memset(hpP_bits(hpP_index(b) + i, HPP_BITS_AUX), 0, HPP_BITS_WORDS * sizeof(uint64_t));
   hpC_vec_push(&h->huge, (uintptr_t)b);
-  hpP_span_bits(pg, HPP_BITS_ALLOC)[0] |= 1;
+  hpP_bit_set_1w(hpP_span_bits(pg, HPP_BITS_ALLOC), 0);
   h->old_bytes += (size_t)pg->npages << HPP_PAGE_SHIFT;
   h->old_object_bytes += bytes;
+  if (atomic_load_explicit(&h->mk.phase, memory_order_relaxed) == HPC_MARKING) hpC_alloc_black(h, b, bytes);
   return b;
 }

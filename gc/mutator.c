@@ -102,6 +102,16 @@ static void stop_running(hpC_mutator *th) {
   pthread_mutex_unlock(&rt->world_mu);
 }
 
+void hpC_mutator_block(hpC_mutator *th) { stop_running(th); }
+void hpC_mutator_unblock(hpC_mutator *th) { hp_blocking_leave(&th->pub); }
+
+void hpC_mutator_poll(hpC_mutator *th) {
+  hp_runtime *rt = th->rt;
+  pthread_mutex_lock(&rt->world_mu);
+  if (rt->stopping && rt->collector != th) park_locked(rt, th);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
 /* The frame of hp_blocking_enter is gone once it returns, but the frames above it (the
  * caller's) are what must be scanned: scan_lo covers them. The embedder must not touch
  * managed objects inside the region, so the registers captured here stay right. */
@@ -156,11 +166,14 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
   th->pub.young_lo = rt->gens.young_lo;
   th->pub.young_size = hpC_young_size(&rt->gens);
   th->stress_countdown = rt->cfg.stress;
+  th->stress_finish_countdown = rt->cfg.stress_finish;
   th->self = pthread_self();
   hpC_mutator_stack_init(th);
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   th->state = HPC_RUNNING;
+  /* The barrier logs while a cycle marks (the flag changes only with the world stopped). */
+  th->pub.marking = atomic_load_explicit(&rt->gens.mk.phase, memory_order_relaxed) == HPC_MARKING;
   hpS_list_push(&rt->threads, th);
   rt->nrunning++;
   pthread_mutex_unlock(&rt->world_mu);
@@ -168,6 +181,7 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
 }
 
 void hpC_mutator_free(hpC_mutator *th) {
+  hp_pool_free(th->satb);
   hpC_vec_free(&th->remset);
   hpC_vec_free(&th->tlabs);
   hp_pool_free(th->fin_new.items);
@@ -194,6 +208,7 @@ void hp_thread_detach(hp_thread *t) {
   rt->bytes_allocated += hp_counter_get(th->allocated);
   hpC_mutator_hand_over(th);
   pthread_mutex_unlock(&rt->alloc_mu);
+  hpC_barrier_thread_gone(th);                         /* its barrier log, to the marker */
   hpS_list_remove(&rt->threads, th);
   if (rt->main == th) rt->main = NULL;
   pthread_mutex_unlock(&rt->world_mu);

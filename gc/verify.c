@@ -16,6 +16,7 @@ typedef struct verifier {
   bool obj_old, holds_young;
   size_t objects, remembered;
   bool carded;                /* the object is a carded array (gc/gc.h, "Cards") */
+  int phase;                  /* of the old generation (gc/mark.h) */
   uintptr_t card_lo;          /* where its array part starts (the fixed part is not carded) */
 } verifier;
 
@@ -90,7 +91,7 @@ static void check_object(verifier *v, uint64_t *hdr, bool old) {
   if (old && v->holds_young && !(hw & (HPC_REMEMBERED | HPC_PINNED)))
     fail(v, "an old object holds a young pointer but is not remembered: a store skipped hp_write", hdr, NULL);
   if (!old && (hw & HPC_REMEMBERED)) fail(v, "a young object is marked remembered", hdr, NULL);
-  if (hw & HPC_MARKED) fail(v, "a mark bit left set outside a major collection", hdr, NULL);
+  if ((hw & HPC_MARKED) && v->phase != HPC_MARKING) fail(v, "a mark bit left set outside a major collection", hdr, NULL);
   if (old && (hw & HPC_REMEMBERED)) v->remembered++;
 }
 
@@ -111,9 +112,13 @@ static void check_old_page(hpP_page *pg, void *arg) {
   verifier *v = arg;
   const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
   uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  bool unswept = v->phase == HPC_SWEEPING && pg->client == HPC_UNSWEPT;
   for (uint32_t i = 0; i < reserved; i++) {
-    if ((mark[i / 64] >> (i % 64)) & 1) fail(v, "a mark bit left set outside a major collection", hpP_block_at(pg, i), NULL);
+    bool marked = (mark[i / 64] >> (i % 64)) & 1;
+    if (marked && v->phase == HPC_IDLE) fail(v, "a mark bit left set outside a major collection", hpP_block_at(pg, i), NULL);
+    if (marked && v->phase == HPC_SWEEPING && !unswept) fail(v, "a mark bit left set on a swept page", hpP_block_at(pg, i), NULL);
     if (!((alloc[i / 64] >> (i % 64)) & 1)) continue;
+    if (unswept && !marked) continue;                 /* dead, waiting for its sweep: never read */
     uint64_t *hdr = hpP_block_at(pg, i);
     if (hpC_bytes(*hdr) > pg->block_size) fail(v, "an old object larger than its block", hdr, NULL);
     check_object(v, hdr, true);
@@ -122,7 +127,7 @@ static void check_old_page(hpP_page *pg, void *arg) {
 
 size_t hpC_verify(hp_runtime *rt, const char *when) {
   hpC_generations *h = &rt->gens;
-  verifier v = { .rt = rt, .h = h, .when = when };
+  verifier v = { .rt = rt, .h = h, .when = when, .phase = atomic_load_explicit(&h->mk.phase, memory_order_relaxed) };
   size_t words = ((h->young_hi - h->young_lo) / 8 + 63) / 64;
   v.young_starts = hp_pool_alloc(words * 8);
   hp_check(v.young_starts != NULL, "hp: no memory for the heap verifier");
@@ -203,11 +208,15 @@ static void validate_old_page(hpP_page *pg, void *arg) {
               hpP_page_start(pg), (unsigned)pg->arena);
   const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
   uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
+  int phase = atomic_load_explicit(&h->mk.phase, memory_order_relaxed);
+  bool unswept = phase == HPC_SWEEPING && pg->client == HPC_UNSWEPT;   /* gc/mark.h [unswept] */
   for (uint32_t i = 0; i < reserved; i++) {
     uint64_t *hdr = hpP_block_at(pg, i);
-    if ((mark[i / 64] >> (i % 64)) & 1)
+    bool marked = (mark[i / 64] >> (i % 64)) & 1;
+    if (marked && !unswept && phase != HPC_MARKING)
       hpS_fatal("hp: old-generation block %p has its mark bit set between collections", (void *)hdr);
     if (!((alloc[i / 64] >> (i % 64)) & 1)) continue;
+    if (unswept && !marked) continue;                 /* dead, waiting for its sweep */
     uint64_t hw = *hdr;
     unsigned id = hpC_type_id(hw);
     if ((hw & HPC_FORWARDED) || id == 0 || hpC_types[id] == NULL || hpC_bytes(hw) > pg->block_size ||

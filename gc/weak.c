@@ -28,6 +28,7 @@ bool hpC_weak_type_check(const hp_type *t) {
 
 void hpC_weak_type_set(const hp_type *t) {
   hpC_type_weak[t->id] = t->nweak || t->nephemerons || (t->flags & (HP_TYPE_WEAK_ARRAY | HP_TYPE_EPHEMERON_ARRAY));
+  if (hpC_type_weak[t->id]) atomic_store_explicit(&hpC_weak_types_exist, true, memory_order_relaxed);   /* gc/mark.h */
 }
 
 /* The trailing words of an object of type t: [*lo, *hi). */

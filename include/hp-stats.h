@@ -47,7 +47,7 @@ struct hp_pool_stats {
 };
 
 
-#define HP_GC_STATS_VERSION 2
+#define HP_GC_STATS_VERSION 3
 #define HP_PAUSE_BUCKETS 192   /* 8 per doubling from 1 us: bucket i holds pauses up to
                                   1 us * 2^((i+1)/8) */
 
@@ -99,6 +99,19 @@ struct hp_gc_stats {
   uint64_t finalizers_registered;/* registered, object not yet found unreachable (now) */
   uint64_t weak_ns;              /* time clearing and updating weak slots and ephemerons */
   uint64_t finalize_ns;          /* time finding finalizable objects and keeping them alive */
+  /* version 3: concurrent major cycles (doc/design.md, "The concurrent cycle"). Their start
+   * pause counts as a minor collection above (it promotes everything), their finish pause
+   * as a major one. */
+  uint64_t cycles_started, cycles;   /* cycles started; finished */
+  uint64_t cycle_start_ns_last, cycle_start_ns_max;    /* start pauses */
+  uint64_t cycle_finish_ns_last, cycle_finish_ns_max;  /* finish pauses */
+  uint64_t cycle_mark_ns_last;       /* last cycle: from its start pause to its finish pause */
+  uint64_t cycle_marker_work_last;   /*   slots and objects traced by the marker thread, */
+  uint64_t cycle_assist_work_last;   /*   by mutators (incremental slices and assists), */
+  uint64_t cycle_bytes_marked_last;  /*   bytes of the objects it traced, */
+  uint64_t cycle_logged_last;        /*   entries of the barrier's logs */
+  uint64_t cycle_logged_total;       /* barrier log entries, all cycles */
+  uint64_t sweep_ns;                 /* time sweeping outside the pauses' own sweeps, all cycles */
 };
 
 #endif /* HP_STATS_H */

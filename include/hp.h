@@ -188,6 +188,9 @@ struct hp_config {
   const char *gc_log_file;    /* the log's file (truncated), NULL: stderr (NULL) */
   bool conservative_stack;    /* scan C stacks and registers conservatively (true) */
   bool finalize_on_destroy;   /* hp_runtime_destroy runs pending finalizers (false: drops) */
+  unsigned mark_mode;         /* due major collections: 0 stop the world, 1 incremental, 2 a
+                                 marker thread, 3 auto: 2 with several cores, else 1 (3) */
+  unsigned stress_finish;     /* stress: finish a marking cycle after M allocations (0) */
 };
 
 /* Fills c with the compiled-in defaults. */
@@ -245,6 +248,7 @@ struct hp_thread {
   size_t young_size;
   hp_frame *frames;              /* top of the shadow stack */
   int safepoint;                 /* nonzero: a collection waits for this thread */
+  int marking;                   /* nonzero: a concurrent major cycle is marking (hp_write) */
 };
 
 HP_API void hp_safepoint_slow(hp_thread *t);
@@ -318,15 +322,22 @@ HP_API const hp_type *hp_type_of(hp_runtime *rt, const void *obj);
 
 /* ---- The write barrier ---- */
 HP_API void hp_write_slow(hp_thread *t, void *obj, void *slot);
+HP_API void hp_write_marking(hp_thread *t, void *obj, void *slot, void *value);
 
 /* Stores `value` into the slot `slot` of the managed object `obj`. Every store of a managed
  * pointer into a managed object goes through it, except a store into an object allocated
  * since the last safe point at which a collection could run (an object still in eden with no
  * collection in between: e.g. initialising a fresh object). It records old-to-young pointers
- * (the object, once per collection cycle) so that a minor collection finds them.
- * Fast path: the store, two range compares. A JIT emits the same: see hp_barrier_info. */
+ * (the object, once per collection cycle) so that a minor collection finds them, and while a
+ * concurrent major cycle marks, the value it overwrites (snapshot at the beginning).
+ * Fast path: one load and a branch (not marking), the store, two range compares. A JIT
+ * emits the same: see "The write barrier for a JIT" below. */
 HP_INLINE void hp_write(hp_thread *t, void *obj, void *slot, void *value) {
-  *(void **)slot = value;
+  if (HP_UNLIKELY(__atomic_load_n(&t->marking, __ATOMIC_RELAXED))) {
+    hp_write_marking(t, obj, slot, value);
+    return;
+  }
+  __atomic_store_n((void **)slot, value, __ATOMIC_RELEASE);
   if (HP_UNLIKELY((uintptr_t)value - t->young_lo < t->young_size &&
                   (uintptr_t)obj - t->young_lo >= t->young_size))
     hp_write_slow(t, obj, slot);
@@ -358,7 +369,18 @@ HP_API void hp_set_gc_event_handler(hp_runtime *rt, hp_gc_event_fn fn, void *dat
 /* What a JIT needs to emit hp_new's and hp_write's fast paths itself: the offsets of the
  * hp_thread fields above are public, and the header word is
  *   (total_words << 24) | (type_id << 8)      total_words = (body_bytes + 15) / 8 rounded down
- * (see doc/design.md, "Header word"). */
+ * (see doc/design.md, "Header word").
+ *
+ * The write barrier for a JIT (hp_barrier_info): for a store of `value` into slot `slot` of
+ * object `obj` by thread t, emit exactly
+ *   1. load the 32-bit int at t + offsetof(hp_thread, marking); if nonzero, call
+ *      hp_write_marking(t, obj, slot, value) and skip steps 2-3 (it stores);
+ *   2. store value to slot: a plain store on x86-64 (release order: on weakly ordered
+ *      machines a store-release, e.g. stlr on AArch64);
+ *   3. if (value - young_lo) < young_size and (obj - young_lo) >= young_size (unsigned,
+ *      fields young_lo and young_size of hp_thread), call hp_write_slow(t, obj, slot).
+ * The marking flag changes only while the thread is stopped at a safe point, so it may be
+ * kept in a register between safe points, but not across one. */
 
 /* ---- Weak references ----
  * A weak slot holds a managed pointer (or NULL) that does not keep its object alive: after

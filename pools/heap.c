@@ -59,9 +59,14 @@ static void queue_remove(hpP_heap *h, hpP_page *pg) {
  *  Debug support: the ALLOC bitmap and fill patterns
  * ------------------------------------------------------------------------------------ */
 
-static bool bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
-static void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
-static void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+/* The ALLOC bitmap has one writer at a time (the page's owner; for the collector's heap,
+ * whoever holds its lock or the world stopped) but readers anywhere (hpP_block_of): relaxed
+ * atomic loads and stores, plain moves on x86. */
+static bool bit_get(const uint64_t *bits, uint32_t i) { return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1; }
+static void bit_set(uint64_t *bits, uint32_t i) { hpP_bit_set_1w(bits, i); }
+static void bit_clear(uint64_t *bits, uint32_t i) {
+  __atomic_store_n(&bits[i >> 6], __atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) & ~((uint64_t)1 << (i & 63)), __ATOMIC_RELAXED);
+}
 
 /* Records that block b of pg was handed out (tracked pages). */
 static void track_alloc(hpP_page *pg, void *b) {
@@ -99,6 +104,7 @@ static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
   pg->tracked = h->tracked || HP_DEBUG >= 2;
   hpP_unlock();
   pg->free = NULL;
+  pg->client = 0;
   atomic_store_explicit(&pg->used, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);
@@ -228,6 +234,7 @@ void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
       hpP_collect_remote(pg, &h->stats[cls]);
       continue;
     }
+    if (h->refill && h->refill(h, cls, h->refill_arg)) continue;
     pg = hpP_abandoned_take(h->arena, cls, h);
     if (pg) {
       hpP_collect_remote(pg, &h->stats[cls]);
@@ -436,7 +443,7 @@ static hpP_heap *heap_get(int arena, bool tracked) {
   pthread_mutex_lock(&heaps_mu);
   hpP_heap *h = NULL;
   for (hpP_heap *x = atomic_load(&hpP_all_heaps); x; x = x->next_heap)
-    if (!x->in_use && x->arena == arena && x->tracked == tracked) { h = x; break; }
+    if (!x->in_use && x->arena == arena && x->tracked == tracked) { h = x; h->refill = NULL; break; }
   if (h == NULL) {
     size_t sz = (sizeof(hpP_heap) + 63) & ~(size_t)63;
     if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < sz) {

@@ -81,17 +81,20 @@ typedef struct hpP_page {
   uint8_t kind;                 /* HPP_SPAN_* */
   uint8_t cls;                  /* size class (BLOCKS) */
   uint8_t arena;                /* HPP_ARENA_* */
+  /* a byte of its own: read by any thread (hpP_block_of) while the owner writes in_full, and
+   * bit-fields in one byte are one memory location */
+  uint8_t tracked;              /* ALLOC bitmap kept exactly (collector pages, HP_DEBUG >= 2) */
   uint8_t in_full : 1;          /* owner: parked in the full queue */
   uint8_t retained : 1;         /* owner: empty, kept as the class's current page */
   uint8_t dirty : 1;            /* FREE: may be resident (not yet returned to the OS) */
-  uint8_t tracked : 1;          /* ALLOC bitmap kept exactly (collector pages, HP_DEBUG >= 2) */
   uint32_t npages;              /* pages in the span */
   uint32_t block_size;          /* bytes per block (HUGE: the whole span) */
   uint32_t capacity;            /* blocks in the span */
   uint64_t div_mul;             /* block index of offset o = (o * div_mul) >> 40; 0 for HUGE */
   uint32_t free_first;          /* FREE: at a free span's LAST page, 1 + its first page */
   uint64_t freed_at;            /* FREE: when it entered the global pool (ns) */
-  uintptr_t client;             /* RAW: the client's word; BLOCKS: free for the owner heap */
+  uintptr_t client;             /* RAW: the client's word; BLOCKS: the owner heap's (0 when
+                                   the page is made) */
   /* --- shared between threads --- */
   _Atomic(hpP_heap *) owner;    /* NULL while abandoned */
   _Atomic(uintptr_t) remote;    /* blocks freed by other threads | HPP_FULL | HPP_PENDING */
@@ -122,6 +125,10 @@ struct hpP_heap {
   _Atomic uint32_t notifiers;   /* freers between reading a page's owner and pushing */
   hpP_heap *next_heap;          /* all heaps ever made (never freed) */
   hpP_class_counters stats[HPP_CLASSES];
+  /* Tracked heaps: asked for blocks of class cls before a fresh page is taken (the
+   * collector's lazy sweep); true when it made some available. NULL: none. */
+  bool (*refill)(hpP_heap *h, unsigned cls, void *arg);
+  void *refill_arg;
 };
 
 /* ---- The reservation and the page map ---- */
@@ -213,6 +220,12 @@ hp_inline void *hpP_heap_alloc_class(hpP_heap *h, unsigned cls) {
   return b;
 }
 
+/* Sets bit i of a bitmap that has one writer at a time and readers anywhere (the ALLOC
+ * bitmap): a relaxed load and store, no read-modify-write. */
+hp_inline void hpP_bit_set_1w(uint64_t *bits, uint32_t i) {
+  __atomic_store_n(&bits[i >> 6], __atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) | (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
+}
+
 /* Allocates a block of class cls from the tracked heap h (the collector's), setting its
  * ALLOC bit. A page's never-used tail is taken by a bump rather than carved into a free list
  * first, so that a promoted object's block is touched once, by the copy.
@@ -231,7 +244,7 @@ hp_inline void *hpP_tracked_alloc_class(hpP_heap *h, unsigned cls) {
     b = hpP_block_at(pg, i);
   }
   hp_counter_add(pg->used, 1);
-  hpP_span_bits(pg, HPP_BITS_ALLOC)[i >> 6] |= (uint64_t)1 << (i & 63);
+  hpP_bit_set_1w(hpP_span_bits(pg, HPP_BITS_ALLOC), i);
   return b;
 }
 

@@ -27,8 +27,13 @@
     "major collection when the old generation reaches this % of what last survived one")   \
   X(size, major_min_size, "HP_MAJOR_MIN_SIZE", 16 * HP_MiB, 0, SIZE_MAX,                   \
     "no major collection (but on demand or at the heap limit) below this old size")        \
+  X(uint, mark_mode, "HP_MARK_MODE", 3, 0, 3,                                               \
+    "due major collections: 0 stop the world, 1 incremental slices on the mutators, "      \
+    "2 a concurrent marker thread, 3 auto (2 with more than one core, else 1)")            \
   X(uint, stress, "HP_GC_STRESS", 0, 0, 1000000000,                                         \
     "torture: collect every N allocations, minor and major in turn (0: off)")              \
+  X(uint, stress_finish, "HP_GC_STRESS_FINISH", 0, 0, 1000000000,                           \
+    "torture: finish a marking cycle after M allocations of a thread (0: at the next major turn)") \
   X(uint, verify, "HP_GC_VERIFY", 0, 0, 2,                                                  \
     "verify the heap: 1 after every collection, 2 before and after")                       \
   X(enum, gc_log, "HP_GC_LOG", HP_GC_LOG_OFF, HP_GC_LOG_OFF, HP_GC_LOG_JSON,               \

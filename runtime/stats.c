@@ -39,6 +39,7 @@ static void read_stats(hp_runtime *rt, void *arg) {
   out->young_live = h->young_live;
   out->old_live = h->old_object_bytes;
   out->old_live_after_major = h->old_live_after_major;
+  out->sweep_ns = h->mk.sweep_ns;
   out->heap_committed = hpC_committed(rt);
   out->heap_resident = hpS_resident((void *)h->young_lo, h->young_hi - h->young_lo) + h->old_bytes;
   out->pinned_objects = h->pinned.len;

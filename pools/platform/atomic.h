@@ -4,8 +4,9 @@
  * access. Variables that are always shared are declared _Atomic. Some words are plain by
  * nature and atomic only at times: an object's header word (written plainly by hp_new and
  * by the collector with the world stopped, but set by racing write barriers), the words of
- * the pools' side bitmaps (the collector's cards), and the public hp_thread's safepoint
- * flag (a plain int of include/hp.h, read with a relaxed load by hp_safepoint). Those are
+ * the pools' side bitmaps (the collector's cards and mark bits), the public hp_thread's
+ * safepoint and marking flags (plain ints of include/hp.h, read with relaxed loads inline),
+ * and the pointer slots of objects while a concurrent cycle marks. Those are
  * accessed through these functions, the one place where a plain word is viewed as _Atomic;
  * the assertions make sure the two have the same size and alignment.
  */
@@ -28,6 +29,19 @@ hp_inline uint64_t hpS_word_fetch_or(uint64_t *w, uint64_t bits, memory_order mo
 }
 hp_inline void hpS_int_store(int *w, int v, memory_order mo) {
   atomic_store_explicit((_Atomic int *)w, v, mo);
+}
+hp_inline int hpS_int_load(const int *w, memory_order mo) {
+  return atomic_load_explicit((_Atomic int *)(uintptr_t)w, mo);
+}
+/* A managed object's pointer slot, which the concurrent marker reads while mutators store
+ * (gc/mark.c, gc/barrier.c). */
+_Static_assert(sizeof(void *_Atomic) == sizeof(void *) && _Alignof(void *_Atomic) == _Alignof(void *),
+               "a plain pointer must be usable as an atomic one");
+hp_inline void *hpS_ptr_load(void *const *p, memory_order mo) {
+  return atomic_load_explicit((void *_Atomic *)(uintptr_t)p, mo);
+}
+hp_inline void hpS_ptr_store(void **p, void *v, memory_order mo) {
+  atomic_store_explicit((void *_Atomic *)p, v, mo);
 }
 
 #endif /* HP_PLATFORM_ATOMIC_H */

@@ -184,6 +184,11 @@ static inline hp_runtime *t_runtime_as_is(const hp_config *cfg) {
     c.stress = n;
     if (c.verify < 1) c.verify = 1;
   }
+  /* HP_TEST_MARK_MODE and HP_TEST_STRESS_FINISH (the incremental variants of tests/gc): how
+   * due major collections run, and when a stress cycle finishes. */
+  const char *mm = getenv("HP_TEST_MARK_MODE"), *sf = getenv("HP_TEST_STRESS_FINISH");
+  if (mm && *mm) c.mark_mode = (unsigned)strtoul(mm, NULL, 10);
+  if (sf && *sf) c.stress_finish = (unsigned)strtoul(sf, NULL, 10);
   hp_runtime *rt = hp_runtime_new(&c);
   ck_assert_msg(rt != NULL, "hp_runtime_new failed: errno %d", errno);
   return rt;

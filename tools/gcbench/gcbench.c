@@ -7,6 +7,7 @@
  *   --only LIST    comma-separated groups: gcbench,alloc,gen,stack,mtalloc,mtgcbench (default:
  *                  all)
  *   --threads LIST thread counts of the multi-threaded groups (default 1,2,4; quick 1,2)
+ *   --live LIST    live heap sizes (MB) of the oldtable group (default 70,300; quick 16)
  *   -v             print every repetition's raw result line
  *
  * Variants: a program and the environment it runs with.
@@ -28,6 +29,8 @@
  *               (stackptr only), boehm
  *   mtalloc     per thread count: hp, boehm, calib
  *   mtgcbench   per thread count: hp, hp-noscan, hp-cons, boehm, boehm-1m
+ *   oldtable    per live size: a large mostly-live old generation under old-to-young stores
+ *               (workloads.c): hp, hp-stw (HP_MARK_MODE=0: stop-the-world majors), boehm
  *
  * Each repetition of each (group, variant) runs in a fresh process, found next to this
  * program (workloads.c built three times against backend.h). So the back ends never share an
@@ -74,7 +77,7 @@
 #endif
 
 /* ---- variants ---- */
-enum { V_HP, V_HPNC, V_HPCONS, V_BOEHM, V_BOEHM1, V_CALIB, NVAR };
+enum { V_HP, V_HPNC, V_HPCONS, V_BOEHM, V_BOEHM1, V_CALIB, V_HPSTW, NVAR };
 static const struct variant {
   const char *name, *exe;
   const char *set;            /* NAME=VALUE to set, or NULL */
@@ -87,9 +90,10 @@ static const struct variant {
   [V_BOEHM] = { "boehm", "gcbench-boehm", NULL, "GC_MARKERS" },
   [V_BOEHM1] = { "boehm-1m", "gcbench-boehm", "GC_MARKERS=1", NULL },
   [V_CALIB] = { "calib", "gcbench-hp", NULL, NULL, "calib" },
+  [V_HPSTW] = { "hp-stw", "gcbench-hp", "HP_MARK_MODE=0", NULL },
 };
 #define VBIT(v) (1u << (v))
-static bool is_hp(int v) { return v == V_HP || v == V_HPNC || v == V_HPCONS; }
+static bool is_hp(int v) { return v == V_HP || v == V_HPNC || v == V_HPCONS || v == V_HPSTW; }
 
 /* ---- figures: what a result line may carry; a missing key reads as -1 (shown as "-") ---- */
 #define FIGURES(X) \
@@ -100,7 +104,8 @@ static bool is_hp(int v) { return v == V_HP || v == V_HPNC || v == V_HPCONS; }
   X(conservative) X(stack_bytes) X(stack_scan_ns) X(minor_scan_ns) X(minor_scan_bytes)            \
   X(major_scan_ns) X(major_scan_bytes) X(stop_total_ns) X(stop_mean_ns) X(stop_max_ns)            \
   X(depth) X(stack_depth_bytes) X(coll_first_ns) X(coll_mean_ns) X(coll_p50_ns)                    \
-  X(scan_bytes_per_coll) X(scan_ns_per_coll) X(parallel_markers) X(oom_calls)
+  X(scan_bytes_per_coll) X(scan_ns_per_coll) X(parallel_markers) X(oom_calls)                     \
+  X(cycles) X(cycle_start_max_ns) X(cycle_finish_max_ns)
 enum {
 #define X(f) F_##f,
   FIGURES(X)
@@ -114,8 +119,9 @@ static const char *const fig_names[NFIG] = {
 };
 
 /* ---- groups and jobs ---- */
-enum { G_GCBENCH, G_ALLOC, G_GEN, G_STACK, G_MTALLOC, G_MTGCBENCH, NGROUPKIND };
-static const char *const group_names[NGROUPKIND] = { "gcbench", "alloc", "gen", "stack", "mtalloc", "mtgcbench" };
+enum { G_GCBENCH, G_ALLOC, G_GEN, G_STACK, G_MTALLOC, G_MTGCBENCH, G_OLDTABLE, NGROUPKIND };
+static const char *const group_names[NGROUPKIND] = { "gcbench", "alloc", "gen", "stack", "mtalloc", "mtgcbench",
+                                                     "oldtable" };
 
 #define MAXREPS 51
 #define MAXGROUPS 32
@@ -139,6 +145,7 @@ static char version[NVAR][32];
 static const int stack_depths[] = { 0, 1000, 10000 };
 #define NDEPTHS 3
 static int thread_list[MAXTHREADS], nthread_list;
+static int live_list[MAXTHREADS], nlive_list;      /* oldtable: live heap sizes (MB) */
 
 static group *add_group(int kind, const char *workload, int threads, int depth, unsigned variants) {
   if (ngroups == MAXGROUPS) { fprintf(stderr, "gcbench: too many groups\n"); exit(2); }
@@ -211,7 +218,8 @@ static void parse(const char *line, double *fig, char *ver) {
 
 /* Runs one variant on one group in a child process; fills fig[]. false if it failed. */
 static bool run_child(int v, const group *g, double *fig) {
-  char exe[PATH_MAX + 32], targ[16], darg[16];
+  char exe[PATH_MAX + 32], targ[16], darg[16], larg[16];
+  snprintf(larg, sizeof larg, "%d", g->depth);
   snprintf(exe, sizeof exe, "%s/%s", dir, var[v].exe);
   snprintf(targ, sizeof targ, "%d", g->threads);
   snprintf(darg, sizeof darg, "%d", g->depth);
@@ -221,6 +229,7 @@ static bool run_child(int v, const group *g, double *fig) {
   if (quick) argv[n++] = "--quick";
   if (g->threads > 0) { argv[n++] = "--threads"; argv[n++] = targ; }
   if (g->kind == G_STACK) { argv[n++] = "--depth"; argv[n++] = darg; }
+  if (g->kind == G_OLDTABLE) { argv[n++] = "--live"; argv[n++] = larg; }
   argv[n++] = (char *)(var[v].workload ? var[v].workload : g->workload);
   argv[n] = NULL;
   int fds[2];
@@ -405,6 +414,9 @@ static void print_table(const group *g) {
   row(g, "hp minor max pause (ms)", F_minor_max_ns, 1e6, "%.3f");
   row(g, "hp minor p99 pause (ms)", F_minor_p99_ns, 1e6, "%.3f");
   row(g, "hp major max pause (ms)", F_major_max_ns, 1e6, "%.3f");
+  row(g, "hp concurrent cycles", F_cycles, 1, "%.0f");
+  row(g, "hp cycle start max pause (ms)", F_cycle_start_max_ns, 1e6, "%.3f");
+  row(g, "hp cycle finish max pause (ms)", F_cycle_finish_max_ns, 1e6, "%.3f");
   row(g, "peak RSS (MiB)", F_rss_kb, 1024, "%.1f");
   row(g, "heap at end (MiB)", F_heap_bytes, 1048576, "%.1f");
   row(g, "allocated (MiB)", F_allocated_bytes, 1048576, "%.0f");
@@ -626,6 +638,8 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       parse_list(argv[++i], thread_list, &nthread_list, MAXTHREADS);
       threads_set = true;
+    } else if (strcmp(argv[i], "--live") == 0 && i + 1 < argc) {
+      parse_list(argv[++i], live_list, &nlive_list, MAXTHREADS);
     } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       /* whole comma-separated names: "gcbench" must not select mtgcbench */
       char buf[256];
@@ -637,12 +651,16 @@ int main(int argc, char **argv) {
       }
       i++;
     } else {
-      fprintf(stderr, "usage: gcbench [--quick] [--reps N] [--only gcbench,alloc,gen,stack,mtalloc,mtgcbench] "
-                      "[--threads 1,2,4] [-v]\n");
+      fprintf(stderr, "usage: gcbench [--quick] [--reps N] [--only gcbench,alloc,gen,stack,mtalloc,mtgcbench,oldtable] "
+                      "[--threads 1,2,4] [--live 70,300] [-v]\n");
       return 2;
     }
   }
   if (quick && !reps_set) reps = 1;
+  if (nlive_list == 0) {
+    if (quick) parse_list("16", live_list, &nlive_list, MAXTHREADS);
+    else parse_list("70,300", live_list, &nlive_list, MAXTHREADS);
+  }
   if (!threads_set) {
     if (quick) parse_list("1,2", thread_list, &nthread_list, MAXTHREADS);
     else parse_list("1,2,4", thread_list, &nthread_list, MAXTHREADS);
@@ -673,6 +691,9 @@ int main(int argc, char **argv) {
   if (only[G_MTGCBENCH])
     for (int t = 0; t < nthread_list; t++)
       add_group(G_MTGCBENCH, "mtgcbench", thread_list[t], 0, hp3 | VBIT(V_BOEHM) | VBIT(V_BOEHM1));
+  if (only[G_OLDTABLE])
+    for (int l = 0; l < nlive_list; l++)
+      add_group(G_OLDTABLE, "oldtable", 0, live_list[l], VBIT(V_HP) | VBIT(V_HPSTW) | VBIT(V_BOEHM));
 
   struct utsname u;
   uname(&u);
@@ -718,6 +739,25 @@ int main(int argc, char **argv) {
     }
   }
   if (only[G_MTALLOC] || only[G_MTGCBENCH]) print_stops();
+  if (only[G_OLDTABLE]) {
+    for (int l = 0; l < nlive_list; l++) {
+      const group *g = find_group(G_OLDTABLE, "oldtable", 0, live_list[l]);
+      if (g == NULL) continue;
+      printf("\n#### oldtable, %d MB live (hp = concurrent cycles, hp-stw = HP_MARK_MODE=0)\n", live_list[l]);
+      print_table(g);
+    }
+    printf("\n### oldtable: pauses against the live heap (ms; median of %d)\n\n", reps);
+    printf("| live (MB) | variant | p50 | p99 | max | wall (ms) | peak RSS (MiB) |\n|---:|---|---:|---:|---:|---:|---:|\n");
+    for (int l = 0; l < nlive_list; l++) {
+      const group *g = find_group(G_OLDTABLE, "oldtable", 0, live_list[l]);
+      if (g == NULL) continue;
+      const int vs[] = { V_HP, V_HPSTW, V_BOEHM };
+      for (int i = 0; i < 3; i++)
+        printf("| %d | %s | %.3f | %.3f | %.3f | %.0f | %.1f |\n", live_list[l], var[vs[i]].name,
+               med(g, vs[i], F_p50_ns) / 1e6, med(g, vs[i], F_p99_ns) / 1e6, med(g, vs[i], F_max_ns) / 1e6,
+               med(g, vs[i], F_wall_ns) / 1e6, med(g, vs[i], F_rss_kb) / 1024);
+    }
+  }
 
   printf("\n### targets%s\n\n", quick ? " (quick run: sizes too small to judge)" : "");
   printf("| %-62s | %10s | %10s | %-8s |\n", "target", "measured", "goal", "");
@@ -741,6 +781,23 @@ int main(int argc, char **argv) {
   }
   if (ga)
     target("alloc: hp allocations/s / Boehm allocations/s", med(ga, V_BOEHM, F_wall_ns) / med(ga, V_HP, F_wall_ns), 5, true, "x");
+  for (int l = 0; l < nlive_list && only[G_OLDTABLE]; l++) {
+    const group *g = find_group(G_OLDTABLE, "oldtable", 0, live_list[l]);
+    if (g == NULL) continue;
+    char what[80];
+    snprintf(what, sizeof what, "oldtable %d MB: hp max pause (ms)", live_list[l]);
+    target(what, med(g, V_HP, F_max_ns) / 1e6, 5, false, "");
+    snprintf(what, sizeof what, "oldtable %d MB: Boehm max pause / hp max pause", live_list[l]);
+    target(what, med(g, V_BOEHM, F_max_ns) / med(g, V_HP, F_max_ns), 50, true, "x");
+    snprintf(what, sizeof what, "oldtable %d MB: hp wall / hp-stw wall", live_list[l]);
+    target(what, med(g, V_HP, F_wall_ns) / med(g, V_HPSTW, F_wall_ns), 1.1, false, "x");
+    snprintf(what, sizeof what, "oldtable %d MB: Boehm wall / hp wall", live_list[l]);
+    target(what, med(g, V_BOEHM, F_wall_ns) / med(g, V_HP, F_wall_ns), 2, true, "x");
+    target_line("  the same in CPU time", med(g, V_BOEHM, F_cpu_ns) / med(g, V_HP, F_cpu_ns), 2, true, "x", true);
+    snprintf(what, sizeof what, "oldtable %d MB: hp peak RSS / Boehm peak RSS", live_list[l]);
+    target(what, med(g, V_HP, F_rss_kb) / med(g, V_BOEHM, F_rss_kb), 1, false, "x");
+  }
+  if (gb) target("GCBench: hp max pause (ms)", med(gb, V_HP, F_max_ns) / 1e6, 5, false, "");
   if (gg) {
     target("gen: Boehm max pause / hp max pause", med(gg, V_BOEHM, F_max_ns) / med(gg, V_HP, F_max_ns), 20, true, "x");
     target_line("gen, for reference: Boehm max pause / hp minor max pause",

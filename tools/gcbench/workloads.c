@@ -88,6 +88,7 @@ static params P;
 static bool quick;
 static int nthreads = 1;                          /* --threads */
 static int stack_depth;                           /* --depth */
+static int live_mb;                               /* --live: oldtable's live heap (MB) */
 static uint64_t phase_ns;                         /* the timed parallel phase, 0 if none */
 static uint64_t stack_depth_bytes;                /* stack*: bytes between top and bottom frames */
 
@@ -288,6 +289,77 @@ static uint64_t run_gen(void) {
   return P.gen_mutations;
 }
 
+
+/* ====================================================================================
+ *  Old table: a large, mostly-live old generation under steady old-to-young stores
+ * ==================================================================================== */
+
+/* A table of records, about --live MB in all, each record holding a chain of OT_CHAIN fresh
+ * nodes; 3 records per slot are made in all, each replacing a record at random: almost
+ * everything allocated survives its minor collections, and the table (old) receives a young
+ * pointer at every step. */
+#define OT_CHAIN 8
+typedef struct rec {
+  node *chain;
+  int64_t key, sum;
+} rec;
+static const uint32_t rec_offsets[] = { offsetof(rec, chain) };
+static gb_type rec_type = GB_TYPE("rec", sizeof(rec), rec_offsets, 1);
+static void **ot_table;
+
+static rec *ot_record(int64_t key) {
+  node *c = NULL;
+  rec *r = NULL;
+  GB_ROOTS(f, GB_SLOT(c), GB_SLOT(r));
+  for (int j = 0; j < OT_CHAIN; j++) {
+    node *x = gb_new(&node_type);
+    x->left = c;                                          /* a fresh object: no barrier */
+    x->i = j;
+    x->j = (int32_t)key;
+    c = x;
+  }
+  r = gb_new(&rec_type);
+  r->chain = c;
+  r->key = key;
+  r->sum = key * OT_CHAIN;
+  GB_UNROOT(f);
+  return r;
+}
+
+static uint64_t run_oldtable(void) {
+  gb_register(&node_type);
+  gb_register(&rec_type);
+  gb_root(&ot_table);
+  /* Bytes per record: 9 objects of 32 bytes (header included) and the table slot. */
+  size_t mb = live_mb > 0 ? (size_t)live_mb : quick ? 16 : 70;
+  size_t n = (mb << 20) / (32 * (OT_CHAIN + 1) + 8);
+  int64_t *expect = malloc(n * sizeof *expect);           /* not managed, not scanned */
+  if (expect == NULL) fail("malloc");
+  ot_table = gb_new_ptrs(n);
+  for (size_t k = 0; k < n; k++) {
+    rec *r = ot_record((int64_t)k);
+    gb_write(ot_table, &ot_table[k], r);
+    expect[k] = (int64_t)k;
+  }
+  uint64_t rng = 0x9E3779B97F4A7C15ull, steps = 3 * (uint64_t)n;
+  for (uint64_t m = 0; m < steps; m++) {
+    size_t k = (size_t)(rng_next(&rng) % n);
+    int64_t key = (int64_t)(n + m);
+    rec *r = ot_record(key);
+    gb_write(ot_table, &ot_table[k], r);
+    expect[k] = key;
+  }
+  for (size_t k = 0; k < n; k++) {
+    rec *r = ot_table[k];
+    if (r == NULL || r->key != expect[k]) fail("table contents");
+    int64_t sum = 0;
+    int len = 0;
+    for (node *x = r->chain; x; x = x->left, len++) sum += x->j == (int32_t)r->key ? 1 : 0;
+    if (len != OT_CHAIN || sum != OT_CHAIN) fail("record chain");
+  }
+  free(expect);
+  return n + steps;
+}
 
 /* ====================================================================================
  *  Stack-scan cost: a deep stack, then minor collections
@@ -528,12 +600,13 @@ int main(int argc, char **argv) {
   const char *workload = NULL;
   unsigned long gen_elems = 0;                          /* --gen-elems: 0, the default */
   static const char usage[] = "usage: %s [--quick] [--threads N] [--depth D] [--gen-elems 2^k, 1024..2^26] "
-                              "gcbench|alloc|gen|stack|stackptr|mtalloc|mtgcbench|calib\n";
+                              "[--live MB] gcbench|alloc|gen|stack|stackptr|mtalloc|mtgcbench|calib|oldtable\n";
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0) { P = quick_params; quick = true; }
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) nthreads = atoi(argv[++i]);
     else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) stack_depth = atoi(argv[++i]);
     else if (strcmp(argv[i], "--gen-elems") == 0 && i + 1 < argc) gen_elems = strtoul(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--live") == 0 && i + 1 < argc) live_mb = atoi(argv[++i]);
     else if (argv[i][0] != '-' && workload == NULL) workload = argv[i];
     else { fprintf(stderr, usage, argv[0]); return 2; }
   }
@@ -555,6 +628,7 @@ int main(int argc, char **argv) {
   else if (strcmp(workload, "mtalloc") == 0) ops = run_mtalloc();
   else if (strcmp(workload, "calib") == 0) ops = run_calib();
   else if (strcmp(workload, "mtgcbench") == 0) ops = run_mtgcbench();
+  else if (strcmp(workload, "oldtable") == 0) ops = run_oldtable();
   else { fprintf(stderr, "%s: unknown workload %s\n", argv[0], workload); return 2; }
   uint64_t wall = gb_now_ns() - t0;
 
