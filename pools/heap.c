@@ -59,9 +59,23 @@ static void queue_remove(hpP_heap *h, hpP_page *pg) {
  *  Debug support: the ALLOC bitmap and fill patterns
  * ------------------------------------------------------------------------------------ */
 
-static bool bit_get(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
-static void bit_set(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
-static void bit_clear(uint64_t *bits, uint32_t i) { bits[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+/* At HP_DEBUG >= 2 a freeing thread that does not own the page reads the ALLOC word (see
+ * remote_free), so the owner's updates of it are atomic there; plain otherwise. */
+static bool bit_get(const uint64_t *bits, uint32_t i) {
+  uint64_t w = HP_DEBUG >= 2 ? atomic_load_explicit((_Atomic uint64_t *)&bits[i >> 6], memory_order_relaxed)
+                             : bits[i >> 6];
+  return (w >> (i & 63)) & 1;
+}
+static void bit_set(uint64_t *bits, uint32_t i) {
+  uint64_t m = (uint64_t)1 << (i & 63);
+  if (HP_DEBUG >= 2) atomic_fetch_or_explicit((_Atomic uint64_t *)&bits[i >> 6], m, memory_order_relaxed);
+  else bits[i >> 6] |= m;
+}
+static void bit_clear(uint64_t *bits, uint32_t i) {
+  uint64_t m = (uint64_t)1 << (i & 63);
+  if (HP_DEBUG >= 2) atomic_fetch_and_explicit((_Atomic uint64_t *)&bits[i >> 6], ~m, memory_order_relaxed);
+  else bits[i >> 6] &= ~m;
+}
 
 /* Records that block b of pg was handed out (tracked pages). */
 static void track_alloc(hpP_page *pg, void *b) {
@@ -266,8 +280,13 @@ void hpP_free_slow(hpP_heap *h, hpP_page *pg) {
  * producers only push, and the single consumer takes the whole list. */
 static void remote_free(hpP_page *pg, hpP_block *b) {
   if (HP_DEBUG >= 2) {
-    /* Two remote frees of one block would make the list a cycle: catch the second here. */
+    /* Two remote frees of one block would make the list a cycle: catch the second here. A
+     * block the owner has already taken back has its ALLOC bit clear (until it is handed out
+     * again, which clears its AUX bit too). The AUX bit of a public page means "on the remote
+     * list, or collected from it, since it was last handed out"; free_block checks it. */
     uint32_t i = hpP_block_index(pg, b);
+    if (!bit_get(hpP_span_bits(pg, HPP_BITS_ALLOC), i))
+      hpR_fatal("hp: double free of pool block %p (freed by its owner, then by another thread)", (void *)b);
     _Atomic uint64_t *w = (_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
     uint64_t m = (uint64_t)1 << (i & 63);
     if (atomic_fetch_or(w, m) & m) hpS_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
@@ -319,6 +338,8 @@ hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
   if (HP_DEBUG >= 2 && hpP_block_at(pg, hpP_block_index(pg, p)) != p)
     bad_free(p, "not the start of a block (interior pointer?)");
   if (hp_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
+    if (HP_DEBUG >= 2 && pg->arena == HPP_ARENA_PUBLIC && bit_get(hpP_span_bits(pg, HPP_BITS_AUX), hpP_block_index(pg, b)))
+      hpR_fatal("hp: double free of pool block %p (freed by another thread, then by its owner)", p);
     if (HP_DEBUG >= 2 || pg->tracked) track_free(pg, b, "freed by its owner");
     b->next = pg->free;
     pg->free = b;

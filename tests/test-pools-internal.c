@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "test-common.h"
 
@@ -647,6 +648,63 @@ START_TEST(remote_double_free_aborts) {
   pthread_join(t, NULL);
 }
 END_TEST
+
+/* A double free split across threads, in either order (issue 9, bug 3). Each case runs the
+ * double free in a child whose stderr is a pipe: the child first writes the block's address,
+ * then must die of SIGABRT with "double free of pool block <address>" on stderr. */
+static void *free_once(void *p) {
+  hp_pool_free(p);
+  return NULL;
+}
+
+static void free_on_other_thread(void *b) {
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, free_once, b), 0);
+  pthread_join(t, NULL);
+}
+
+static void expect_double_free_report(bool owner_first) {
+  int fd[2];
+  ck_assert_int_eq(pipe(fd), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(fd[1], 2);
+    close(fd[0]);
+    void *keep = hp_pool_alloc(64), *b = hp_pool_alloc(64);  /* keep: the page stays in use */
+    (void)keep;
+    fprintf(stderr, "block %p\n", b);
+    fflush(stderr);
+    if (owner_first) { hp_pool_free(b); free_on_other_thread(b); }
+    else { free_on_other_thread(b); hp_pool_free(b); }
+    _exit(0);                                  /* not reported: the test fails */
+  }
+  close(fd[1]);
+  char out[4096];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof out - 1 && (r = read(fd[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  close(fd[0]);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                "the second free was not reported (child status %d); output:\n%s", status, out);
+  void *b = NULL;
+  ck_assert_int_eq(sscanf(out, "block %p", &b), 1);
+  char want[64];
+  snprintf(want, sizeof want, "double free of pool block %p", b);
+  ck_assert_msg(strstr(out, want) != NULL, "expected \"%s\" in:\n%s", want, out);
+  ck_assert_msg(strstr(out, owner_first ? "by its owner, then by another thread"
+                                        : "by another thread, then by its owner") != NULL,
+                "the message does not say the order: %s", out);
+}
+
+START_TEST(owner_then_remote_double_free_is_reported) { expect_double_free_report(true); }
+END_TEST
+
+START_TEST(remote_then_owner_double_free_is_reported) { expect_double_free_report(false); }
+END_TEST
 #endif
 
 /* ------------------------------------------------------------------------------------ */
@@ -698,6 +756,8 @@ static Suite *suite(void) {
   tcase_add_test_raise_signal(tc, double_free_of_huge_aborts, SIGABRT);
   tcase_add_test_raise_signal(tc, free_of_block_never_handed_out_aborts, SIGABRT);
   tcase_add_test_raise_signal(tc, remote_double_free_aborts, SIGABRT);
+  tcase_add_test(tc, owner_then_remote_double_free_is_reported);
+  tcase_add_test(tc, remote_then_owner_double_free_is_reported);
 #endif
   suite_add_tcase(s, tc);
   return s;
