@@ -36,14 +36,21 @@
 
 #define HPC_UNWIND_FRAMES 16
 
+/* The top of the calling OS thread's stack, found once per thread: for the main thread
+ * pthread_getattr_np reads /proc/self/maps, whose length grows with the mappings, so asking
+ * it at every attach made runtime creation quadratic in the number of live runtimes. */
+static __thread uintptr_t stack_hi_cached;
+
 void hpC_mutator_stack_init(hpC_mutator *th) {
   pthread_attr_t attr;
   void *addr;
   size_t size;
-  th->stack_hi = 0;
+  th->stack_hi = stack_hi_cached;
+  if (th->stack_hi != 0) return;
   if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
   if (pthread_attr_getstack(&attr, &addr, &size) == 0) th->stack_hi = (uintptr_t)addr + size;
   pthread_attr_destroy(&attr);
+  stack_hi_cached = th->stack_hi;
 }
 
 /* Scans [lo, hi) word by word. It reads stack memory that the compiler's sanitizers see as

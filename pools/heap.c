@@ -452,13 +452,25 @@ static pthread_key_t heap_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static uint8_t *meta_cur, *meta_end;   /* heap structures are carved from RAW spans */
 
+/* Heaps not in use, by arena and trackedness, linked through next_recycled: taking one is
+ * O(1) however many heaps are in use (a scan of all heaps made runtime creation quadratic in
+ * the number of live runtimes, each of which holds a tracked heap). Under heaps_mu. */
+static hpP_heap *recycled[HPP_NARENAS][2];
+
+static void heap_recycle(hpP_heap *h) {
+  pthread_mutex_lock(&heaps_mu);
+  h->in_use = false;
+  h->next_recycled = recycled[h->arena][h->tracked];
+  recycled[h->arena][h->tracked] = h;
+  pthread_mutex_unlock(&heaps_mu);
+}
+
 static hpP_heap *heap_get(int arena, bool tracked) {
   if (!hpP_init()) return NULL;
   pthread_mutex_lock(&heaps_mu);
-  hpP_heap *h = NULL;
-  for (hpP_heap *x = atomic_load(&hpP_all_heaps); x; x = x->next_heap)
-    if (!x->in_use && x->arena == arena && x->tracked == tracked) { h = x; break; }
-  if (h == NULL) {
+  hpP_heap *h = recycled[arena][tracked];
+  if (h) recycled[arena][tracked] = h->next_recycled;
+  else {
     size_t sz = (sizeof(hpP_heap) + 63) & ~(size_t)63;
     if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < sz) {
       hpP_page *span = hpP_raw_alloc(1, 0, NULL);
@@ -518,9 +530,7 @@ void hpP_heap_abandon(hpP_heap *h) {
   }
   hpP_unlock();
   if (h->arena == HPP_ARENA_PUBLIC && !h->tracked) atomic_fetch_add(&hpP_gstats.threads_abandoned, 1);
-  pthread_mutex_lock(&heaps_mu);
-  h->in_use = false;
-  pthread_mutex_unlock(&heaps_mu);
+  heap_recycle(h);
 }
 
 static void thread_exit(void *arg) {
@@ -671,7 +681,5 @@ static void release_page(hpP_page *pg, void *arg) {
 void hpP_heap_destroy(hpP_heap *h) {
   hpP_heap_foreach_page(h, release_page, NULL);
   for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c] = (hpP_queue){ &hpP_empty_page, NULL, NULL };
-  pthread_mutex_lock(&heaps_mu);
-  h->in_use = false;
-  pthread_mutex_unlock(&heaps_mu);
+  heap_recycle(h);
 }

@@ -121,6 +121,7 @@ struct hpP_heap {
   _Atomic(hpP_page *) pending;  /* pages that left the full state by a remote free */
   _Atomic uint32_t notifiers;   /* freers between reading a page's owner and pushing */
   hpP_heap *next_heap;          /* all heaps ever made (never freed) */
+  hpP_heap *next_recycled;      /* while not in use: the next one of its kind (heap.c) */
   hpP_class_counters stats[HPP_CLASSES];
 };
 
@@ -290,6 +291,7 @@ typedef struct hpP_global_stats {
   _Atomic int64_t pages_free_dirty, pages_free_clean;
   _Atomic uint64_t bytes_returned;
   _Atomic uint64_t threads_abandoned;
+  uint64_t span_allocs, span_probes;   /* span lock held: requests, free spans looked at */
 } hpP_global_stats;
 extern HP_INTERNAL hpP_global_stats hpP_gstats;
 extern HP_INTERNAL hpP_heap *_Atomic hpP_all_heaps;

@@ -36,6 +36,7 @@ static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
 static hpP_page *bins[HPP_NBINS]; /* free spans, linked through next/prev */
+static uint64_t bins_used;        /* bit b set iff bins[b] is not empty */
 static hpP_page *abandoned[HPP_NARENAS][HPP_CLASSES];
 static _Atomic size_t nabandoned; /* changed under the span lock; the purger reads it without */
 
@@ -96,13 +97,16 @@ static void bin_insert(hpP_page *s) {
   s->next = bins[b];
   if (bins[b]) bins[b]->prev = s;
   bins[b] = s;
+  bins_used |= (uint64_t)1 << b;
 }
 
 static void bin_remove(hpP_page *s) {
+  unsigned b = bin_of(s->npages);
   if (s->prev) s->prev->next = s->next;
-  else bins[bin_of(s->npages)] = s->next;
+  else bins[b] = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = NULL;
+  if (bins[b] == NULL) bins_used &= ~((uint64_t)1 << b);
 }
 
 static void count_free(const hpP_page *s, int sign) {
@@ -181,22 +185,62 @@ static void carve(hpP_page *s, size_t at, size_t n) {
 
 static size_t align_up(size_t i, size_t a) { return (i + a - 1) / a * a; }
 
+/* Spans looked at per bin that may hold spans too small for the request: a bound, so that a
+ * request costs O(1) whatever the number of free spans (issue 9, bug 5: a first-fit scan of
+ * every bin made each aligned request walk all the free spans too small for it). */
+#define HPP_FIT_PROBES 8
+
+/* Whether free span s can hold npages aligned to align_pages (in address pages); *at is
+ * where the span would start. */
+static bool fits(const hpP_page *s, size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+  size_t i = index_of(s);
+  size_t a = align_up(base_pages + i, align_pages) - base_pages;
+  if (a + npages > i + s->npages) return false;
+  *at = a;
+  return true;
+}
+
+/* The lowest non-empty bin at or above b, or HPP_NBINS. */
+static unsigned next_bin(unsigned b) {
+  if (b >= HPP_NBINS) return HPP_NBINS;
+  uint64_t m = bins_used >> b;
+  return m ? b + (unsigned)__builtin_ctzll(m) : HPP_NBINS;
+}
+
+/* A free span for npages aligned to align_pages, or NULL. Span lock held. Any span of at
+ * least need = npages + align_pages - 1 pages fits; smaller ones may, depending on where they
+ * start. So: the bins below need's are probed (a few spans each, best fit first); then the
+ * first span of the lowest non-empty bin of spans that all fit (exact bins hold one size; a
+ * power-of-two bin [2^k, 2^(k+1)) is probed, and the next one wholly fits). */
+static hpP_page *find_fit(size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+  size_t need = npages + align_pages - 1;
+  unsigned lo = bin_of(npages), hi = bin_of(need);
+  for (unsigned b = next_bin(lo); b <= hi && b < HPP_NBINS; b = next_bin(b + 1)) {
+    int probes = 0;
+    for (hpP_page *s = bins[b]; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
+      hpP_gstats.span_probes++;
+      if (fits(s, npages, align_pages, base_pages, at)) return s;
+    }
+  }
+  unsigned b = next_bin(hi + 1);
+  if (b < HPP_NBINS) {
+    hpP_gstats.span_probes++;
+    if (fits(bins[b], npages, align_pages, base_pages, at)) return bins[b];
+    hp_assert(!"a span of a bin above need's does not fit");
+  }
+  return NULL;
+}
+
 hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zeroed) {
   if (!hpP_init() || npages == 0 || npages > npages_total) { errno = ENOMEM; return NULL; }
   if (align_pages == 0) align_pages = 1;
   /* Alignment is of addresses; hpP_base is only HPP_PAGE aligned. */
   size_t base_pages = hpP_base >> HPP_PAGE_SHIFT;
   hpP_lock();
-  hpP_page *found = NULL;
   size_t at = 0;
   bool was_dirty = false;
-  for (unsigned b = bin_of(npages); b < HPP_NBINS && !found; b++) {
-    for (hpP_page *s = bins[b]; s; s = s->next) {
-      size_t i = index_of(s);
-      size_t a = align_up(base_pages + i, align_pages) - base_pages;
-      if (a + npages <= i + s->npages) { found = s; at = a; break; }
-    }
-  }
+  hpP_page *found = find_fit(npages, align_pages, base_pages, &at);
+  hpP_gstats.span_allocs++;
   if (found) {
     was_dirty = found->dirty;
     unmark_free(found);

@@ -549,6 +549,75 @@ START_TEST(raw_spans) {
 }
 END_TEST
 
+/* Span allocation costs O(1) in the number of free spans (issue 9, bug 5): with 2000 free
+ * spans that cannot hold an aligned request, the request looks at a bounded number of them
+ * (a first-fit scan looked at all 2000) and still returns an aligned span of fresh pages. */
+START_TEST(aligned_span_alloc_is_bounded) {
+  enum { N = 2000, GAP = 5, SEP = 3, WANT = 4, ALIGN = 32 };
+  ck_assert(hpP_init());
+  size_t base_pages = hpP_base >> HPP_PAGE_SHIFT;
+  /* Pad so that every gap starts at 2 mod 8 (address pages): a 5-page gap then holds no
+   * 4-page span aligned to 32 pages (it would have to start at 0 or 31 mod 32). */
+  for (int guard = 0; guard < 8; guard++) {
+    hpP_page *probe = hpP_raw_alloc(1, 0, NULL);
+    ck_assert_ptr_nonnull(probe);
+    if ((base_pages + (size_t)(probe - hpP_pages) + 1) % 8 == 2) break;
+  }
+  static hpP_page *gap[N], *sep[N];
+  for (int i = 0; i < N; i++) {
+    gap[i] = hpP_raw_alloc(GAP, 0, NULL);
+    sep[i] = hpP_raw_alloc(SEP, 0, NULL);
+    ck_assert(gap[i] && sep[i]);
+    T_CHECK((base_pages + (size_t)(gap[i] - hpP_pages)) % 8 == 2, "gap %d at %zu", i, (size_t)(gap[i] - hpP_pages));
+  }
+  for (int i = 0; i < N; i++) hpP_raw_free(gap[i]);
+  hpP_lock();
+  uint64_t probes0 = hpP_gstats.span_probes, allocs0 = hpP_gstats.span_allocs;
+  hpP_unlock();
+  hpP_page *s = hpP_span_alloc(WANT, ALIGN, HPP_SPAN_RAW, NULL);
+  ck_assert_ptr_nonnull(s);
+  hpP_lock();
+  uint64_t probes = hpP_gstats.span_probes - probes0, allocs = hpP_gstats.span_allocs - allocs0;
+  hpP_unlock();
+  ck_assert_uint_eq(allocs, 1);
+  ck_assert_msg(probes <= 16, "one aligned request looked at %llu free spans", (unsigned long long)probes);
+  ck_assert_uint_eq(((uintptr_t)hpP_page_start(s) >> HPP_PAGE_SHIFT) % ALIGN, 0);
+  ck_assert_uint_eq(s->npages, WANT);
+  ck_assert(s > sep[N - 1]);                    /* above every gap: none could hold it */
+  for (int i = 0; i < N; i++) T_CHECK(hpP_span_of(hpP_page_start(sep[i])) == sep[i], "separator %d", i);
+  /* A request that a gap holds takes one, looking at one span. */
+  hpP_lock();
+  probes0 = hpP_gstats.span_probes;
+  hpP_unlock();
+  hpP_page *g = hpP_span_alloc(GAP, 1, HPP_SPAN_RAW, NULL);
+  hpP_lock();
+  probes = hpP_gstats.span_probes - probes0;
+  hpP_unlock();
+  ck_assert_uint_eq(probes, 1);
+  ck_assert_uint_eq(g->npages, GAP);
+  bool was_gap = false;
+  for (int i = 0; i < N; i++) was_gap |= g == gap[i];
+  ck_assert(was_gap);
+}
+END_TEST
+
+/* Heaps are recycled last in, first out, without a scan of the heaps in use. */
+START_TEST(heaps_recycled_lifo) {
+  enum { N = 500 };
+  static hpP_heap *h[N];
+  for (int i = 0; i < N; i++) { h[i] = hpP_heap_new(HPP_ARENA_GC, true); ck_assert_ptr_nonnull(h[i]); }
+  for (int i = 0; i < N; i++) for (int j = 0; j < i; j++) T_CHECK(h[i] != h[j], "heap %d twice", i);
+  hpP_heap_destroy(h[100]);
+  hpP_heap_destroy(h[7]);
+  ck_assert_ptr_eq(hpP_heap_new(HPP_ARENA_GC, true), h[7]);
+  ck_assert_ptr_eq(hpP_heap_new(HPP_ARENA_GC, true), h[100]);
+  hpP_heap *fresh = hpP_heap_new(HPP_ARENA_GC, true);
+  for (int i = 0; i < N; i++) T_CHECK(fresh != h[i], "heap in use handed out again (%d)", i);
+  hpP_heap *pub = hpP_heap_new(HPP_ARENA_PUBLIC, false);   /* another kind: never a GC heap */
+  for (int i = 0; i < N; i++) T_CHECK(pub != h[i], "a collector heap recycled as a public one");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------
  *  Misuse
  * ------------------------------------------------------------------------------------ */
@@ -737,6 +806,8 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, foreach_span_visits_spans_in_use);
   tcase_add_test(tc, raw_spans);
+  tcase_add_test(tc, aligned_span_alloc_is_bounded);
+  tcase_add_test(tc, heaps_recycled_lifo);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("misuse");
