@@ -20,9 +20,9 @@
 hpP_page hpP_empty_page;          /* free == NULL, reserved == capacity == 0: never allocates */
 
 static hpP_heap empty_heap = {
-  .q = { [0 ... HPP_CLASSES - 1] = { &hpP_empty_page, NULL, NULL } },
+  .q = { [0 ... HPP_CLASSES - 1] = { .current = &hpP_empty_page } },
 };
-__thread hpP_heap *hpP_tls_heap = &empty_heap;
+__thread hpP_heap *hpP_tls_heap __attribute__((tls_model("initial-exec"))) = &empty_heap;
 hpP_heap *_Atomic hpP_all_heaps;
 
 #define DEBUG_FRESH 0xA5   /* a block just handed out (HP_DEBUG >= 2) */
@@ -32,27 +32,170 @@ hpP_heap *_Atomic hpP_all_heaps;
  *  Queues
  * ------------------------------------------------------------------------------------ */
 
-static void list_push(hpP_page **head, hpP_page *pg) {
-  pg->prev = NULL;
-  pg->next = *head;
-  if (*head) (*head)->prev = pg;
-  *head = pg;
-}
-
-static void list_remove(hpP_page **head, hpP_page *pg) {
-  if (pg->prev) pg->prev->next = pg->next;
-  else *head = pg->next;
-  if (pg->next) pg->next->prev = pg->prev;
-  pg->next = pg->prev = NULL;
+/* Makes pg (or &hpP_empty_page) the current page of q; pg is on no list. */
+static void set_current(hpP_queue *q, hpP_page *pg) {
+  if (q->current != &hpP_empty_page) q->current->current = 0;  /* the empty page is shared */
+  q->current = pg;
+  if (pg != &hpP_empty_page) pg->current = 1;
 }
 
 /* Removes pg from whichever queue of h holds it. */
 static void queue_remove(hpP_heap *h, hpP_page *pg) {
   hpP_queue *q = &h->q[pg->cls];
-  if (q->current == pg) q->current = &hpP_empty_page;
-  else if (pg->in_full) list_remove(&q->full, pg);
-  else list_remove(&q->avail, pg);
+  if (q->current == pg) set_current(q, &hpP_empty_page);
+  else if (pg->in_full) hpP_list_remove(&q->full, pg);
+  else hpP_list_remove(&q->avail, pg);
   pg->in_full = 0;
+}
+
+/* Statistics: moves the page's counts into h's (the page leaves h; see pools/stats.c). The
+ * blocks still in use stay counted on the page, for whoever owns it next. */
+static void fold_counts(hpP_heap *h, hpP_page *pg) {
+  if (!HP_STATS) return;
+  hpP_lock();                   /* hp_pool_stats reads pages and heaps under it: no count seen
+                                   twice or not at all */
+  uint64_t used = atomic_load_explicit(&pg->used, memory_order_relaxed);
+  uint64_t allocs = atomic_load_explicit(&pg->allocs, memory_order_relaxed);
+  hpP_class_counters *c = &h->stats[pg->cls];
+  hp_counter_add(c->allocs, allocs - used);
+  hp_counter_add(c->req_bytes, atomic_load_explicit(&pg->req_bytes, memory_order_relaxed));
+  atomic_store_explicit(&pg->allocs, used, memory_order_relaxed);
+  atomic_store_explicit(&pg->req_bytes, 0, memory_order_relaxed);
+  hpP_unlock();
+}
+
+/* ------------------------------------------------------------------------------------
+ *  The purger: a thread that returns free spans to the OS after the purge delay and
+ *  collects the remote frees of abandoned pages. Started on the first span given back;
+ *  sleeps while there is nothing to do.
+ * ------------------------------------------------------------------------------------ */
+
+static pthread_mutex_t purger_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t purger_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic bool purger_started;
+static bool purger_signalled;
+static _Atomic size_t nabandoned;   /* changed under abandoned_mu; the purger reads it without */
+
+static void *purger_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&purger_mu);
+  for (;;) {
+    bool work = atomic_load(&hpP_gstats.pages_free_dirty) > 0 || atomic_load(&nabandoned) > 0;
+    if (!work && !purger_signalled) {
+      pthread_cond_wait(&purger_cv, &purger_mu);            /* idle: sleep until a free */
+    } else {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += HPP_PURGE_TICK_MS * 1000000L;
+      if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+      pthread_cond_timedwait(&purger_cv, &purger_mu, &ts);
+    }
+    purger_signalled = false;
+    pthread_mutex_unlock(&purger_mu);
+    hpP_reclaim_abandoned();
+    hpP_purge(false);
+    pthread_mutex_lock(&purger_mu);
+  }
+  return NULL;
+}
+
+/* Starts the purger if it is not running, and tells it there is work. pthread_create may
+ * allocate (as the process's malloc, the pools serve it): it runs with no lock held, and a
+ * nested call meanwhile only signals. */
+static void purger_wake(void) {
+  static _Atomic bool starting;
+  if (!atomic_load_explicit(&purger_started, memory_order_acquire) && !atomic_exchange(&starting, true)) {
+    pthread_t tid;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&tid, &attr, purger_main, NULL) == 0) {
+      atomic_store_explicit(&purger_started, true, memory_order_release);
+      pthread_setname_np(tid, "hp-purger");
+    }
+    pthread_attr_destroy(&attr);
+    atomic_store(&starting, false);
+  }
+  pthread_mutex_lock(&purger_mu);
+  if (!purger_signalled) {
+    purger_signalled = true;
+    pthread_cond_signal(&purger_cv);
+  }
+  pthread_mutex_unlock(&purger_mu);
+}
+
+/* Gives span s back to the global pool; the purger returns it to the OS later. */
+static void span_release(hpP_page *s) {
+  hpP_span_free(s, false);
+  purger_wake();
+}
+
+/* ------------------------------------------------------------------------------------
+ *  Abandoned pages: pages of heaps whose thread exited, with blocks still in use. A list
+ *  per arena and class under abandoned_mu; a heap that needs a page adopts one, and the
+ *  purger gives back those that became empty. The holder of abandoned_mu acts as the owner
+ *  of the pages on the lists (they have none, and adopting one takes the lock).
+ * ------------------------------------------------------------------------------------ */
+
+static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
+static hpP_list abandoned[HPP_NARENAS][HPP_CLASSES];
+hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
+
+static void abandoned_push(hpP_page *pg) {
+  pthread_mutex_lock(&abandoned_mu);
+  hpP_list_push_front(&abandoned[pg->arena][pg->cls], pg);
+  atomic_fetch_add(&nabandoned, 1);
+  pthread_mutex_unlock(&abandoned_mu);
+  purger_wake();      /* its blocks may be freed later: the purger collects them */
+}
+
+/* A page worth adopting has a free block, an uncarved one, or a remote free. */
+static bool has_room(const hpP_page *pg) {
+  return pg->free != NULL || pg->local_free != NULL || pg->reserved < pg->capacity ||
+         (atomic_load_explicit(&pg->remote, memory_order_relaxed) & ~HPP_REMOTE_FLAGS) != 0;
+}
+
+static hpP_page *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
+  if (atomic_load_explicit(&nabandoned, memory_order_relaxed) == 0) return NULL;
+  hpP_page *pg = NULL;
+  pthread_mutex_lock(&abandoned_mu);
+  int looked = 0;
+  for (hpP_page *p = abandoned[arena][cls].head; p && looked < 16; p = p->next, looked++) {
+    if (has_room(p)) { pg = p; break; }
+  }
+  if (pg) {
+    hpP_list_remove(&abandoned[arena][cls], pg);
+    atomic_fetch_sub(&nabandoned, 1);
+    atomic_store_explicit(&pg->owner, adopter, memory_order_release);
+  }
+  pthread_mutex_unlock(&abandoned_mu);
+  return pg;
+}
+
+void hpP_reclaim_abandoned(void) {
+  if (atomic_load(&nabandoned) == 0) return;
+  pthread_mutex_lock(&abandoned_mu);
+  for (int a = 0; a < HPP_NARENAS; a++) {
+    for (unsigned c = 0; c < HPP_CLASSES; c++) {
+      hpP_page *next;
+      for (hpP_page *pg = abandoned[a][c].head; pg; pg = next) {
+        next = pg->next;
+        hpP_collect_remote(pg);
+        if (hpP_page_releasable(pg)) {
+          hpP_list_remove(&abandoned[a][c], pg);
+          atomic_fetch_sub(&nabandoned, 1);
+          if (HP_STATS) {                       /* the page's counts outlive it (stats.c) */
+            hpP_lock();
+            hp_counter_add(hpP_orphan_stats[a][c].allocs, atomic_load_explicit(&pg->allocs, memory_order_relaxed));
+            hp_counter_add(hpP_orphan_stats[a][c].req_bytes, atomic_load_explicit(&pg->req_bytes, memory_order_relaxed));
+            hpP_unlock();
+          }
+          hpP_span_free(pg, false);
+        }
+      }
+    }
+  }
+  pthread_mutex_unlock(&abandoned_mu);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -112,8 +255,11 @@ static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
   pg->div_mul = (((uint64_t)1 << 40) + bs - 1) / bs;
   pg->tracked = h->tracked || HP_DEBUG >= 2;
   hpP_unlock();
-  pg->free = NULL;
+  pg->free = pg->local_free = NULL;
+  pg->in_full = pg->current = 0;
   atomic_store_explicit(&pg->used, 0, memory_order_relaxed);
+  atomic_store_explicit(&pg->allocs, 0, memory_order_relaxed);
+  atomic_store_explicit(&pg->req_bytes, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 0, memory_order_relaxed);
   atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);
   if (pg->tracked) memset(hpP_span_bits(pg, 0), 0, HPP_NBITMAPS * HPP_BITS_WORDS * sizeof(uint64_t));
@@ -136,7 +282,7 @@ static void page_extend(hpP_page *pg) {
   atomic_store_explicit(&pg->reserved, r + n, memory_order_relaxed);
 }
 
-size_t hpP_collect_remote(hpP_page *pg, hpP_class_counters *c) {
+size_t hpP_collect_remote(hpP_page *pg) {
   uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
   if ((old & ~HPP_REMOTE_FLAGS) == 0) return 0;
   while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, old & HPP_REMOTE_FLAGS,
@@ -153,7 +299,6 @@ size_t hpP_collect_remote(hpP_page *pg, hpP_class_counters *c) {
   pg->free = list;
   hp_assert(n <= atomic_load_explicit(&pg->used, memory_order_relaxed));   /* page-count invariant */
   hp_counter_add(pg->used, -(uint32_t)n);
-  if (HP_STATS) hp_counter_add(c->frees, n);
   return n;
 }
 
@@ -178,28 +323,31 @@ static void drain_pending(hpP_heap *h) {
 /* Parks pg, which has no free block, in the full queue; asks to be told of a remote free.
  * Returns false (and does not park) if remote frees arrived meanwhile. */
 static bool park_full(hpP_heap *h, hpP_page *pg) {
-  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
+  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_acquire);
   for (;;) {
     if ((old & ~HPP_REMOTE_FLAGS) != 0) return false;
-    if (old & HPP_PENDING) break;     /* a notification is already on its way */
+    if (old & (HPP_PENDING | HPP_FULL)) break;  /* a notification is on its way, or FULL is
+                                                   still set from an earlier parking */
     if (atomic_compare_exchange_weak_explicit(&pg->remote, &old, old | HPP_FULL,
                                               memory_order_acq_rel, memory_order_relaxed)) break;
   }
   hpP_queue *q = &h->q[pg->cls];
-  if (q->current == pg) q->current = &hpP_empty_page;
-  else list_remove(&q->avail, pg);
+  if (q->current == pg) set_current(q, &hpP_empty_page);
+  else hpP_list_remove(&q->avail, pg);
   pg->in_full = 1;
-  list_push(&q->full, pg);
+  hpP_list_push_front(&q->full, pg);
   return true;
 }
 
-/* Takes pg out of the full queue after a local free put a block on it. */
+/* Takes pg out of the full queue after a local free put a block on it: to the tail of
+ * avail, so that it gathers more frees before it is allocated from again. FULL is left set
+ * (cleared lazily): a remote free then sends one notification that drain_pending finds
+ * needless, which costs less than an atomic here on every unpark. */
 static void unpark(hpP_heap *h, hpP_page *pg) {
   hpP_queue *q = &h->q[pg->cls];
-  list_remove(&q->full, pg);
+  hpP_list_remove(&q->full, pg);
   pg->in_full = 0;
-  list_push(&q->avail, pg);
-  atomic_fetch_and_explicit(&pg->remote, ~HPP_FULL, memory_order_relaxed);
+  hpP_list_push_back(&q->avail, pg);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -227,32 +375,42 @@ void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
     hpP_page *pg = q->current;
     if (pg != &hpP_empty_page) {
       if (pg->free) return page_pop(pg);
+      if (pg->local_free) {                     /* the owner's own frees, oldest last */
+        pg->free = pg->local_free;
+        pg->local_free = NULL;
+        return page_pop(pg);
+      }
+      if (hpP_collect_remote(pg) > 0) return page_pop(pg);
       if (atomic_load_explicit(&pg->reserved, memory_order_relaxed) < pg->capacity) {
         page_extend(pg);
         return page_pop(pg);
       }
-      if (hpP_collect_remote(pg, &h->stats[cls]) > 0) return page_pop(pg);
       if (!park_full(h, pg)) continue;          /* a remote free came in: take it */
     }
     drain_pending(h);
-    if (q->avail) {
-      pg = q->avail;
-      list_remove(&q->avail, pg);
-      q->current = pg;
-      hpP_collect_remote(pg, &h->stats[cls]);
-      continue;
+    pg = hpP_list_pop_front(&q->avail);
+    if (pg == NULL) {
+      pg = abandoned_take(h->arena, cls, h);
+      if (pg == NULL) {
+        pg = hpP_span_alloc(hpP_class_pages[cls], 1, HPP_SPAN_BLOCKS, NULL);
+        if (pg == NULL) return NULL;            /* errno = ENOMEM */
+        page_init(h, pg, cls);
+      }
     }
-    pg = hpP_abandoned_take(h->arena, cls, h);
-    if (pg) {
-      hpP_collect_remote(pg, &h->stats[cls]);
-      q->current = pg;
-      continue;
-    }
-    pg = hpP_span_alloc(hpP_class_pages[cls], 1, HPP_SPAN_BLOCKS, NULL);
-    if (pg == NULL) return NULL;                /* errno = ENOMEM */
-    page_init(h, pg, cls);
-    q->current = pg;
+    set_current(q, pg);
+    hpP_collect_remote(pg);
   }
+}
+
+hp_noinline void *hpP_alloc_counted_slow(hpP_heap *h, unsigned cls, size_t size) {
+  void *b = hpP_alloc_slow(h, cls);
+  if (HP_STATS && b != NULL) {                  /* from the current page of the caller's heap */
+    hpP_page *pg = hpP_tls_heap->q[cls].current;
+    hp_counter_add(pg->req_bytes, size);
+    atomic_store_explicit(&pg->allocs, atomic_load_explicit(&pg->allocs, memory_order_relaxed) + 1,
+                          memory_order_release);
+  }
+  return b;
 }
 
 void *hpP_heap_alloc(hpP_heap *h, size_t size) {
@@ -270,10 +428,11 @@ void *hpP_heap_alloc(hpP_heap *h, size_t size) {
  * a pending list (its descriptor must stay until that list is drained). */
 void hpP_free_slow(hpP_heap *h, hpP_page *pg) {
   if (pg->in_full) unpark(h, pg);
-  if (!hpP_page_releasable(pg) || h->q[pg->cls].current == pg) return;
+  if (!hpP_page_releasable(pg) || pg->current) return;
   queue_remove(h, pg);
+  fold_counts(h, pg);
   atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
-  hpP_span_free(pg, false);
+  span_release(pg);
 }
 
 /* Pushes b onto pg's remote list; if the owner parked the page full, tells it. Lock-free:
@@ -341,16 +500,18 @@ hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
     if (HP_DEBUG >= 2 && pg->arena == HPP_ARENA_PUBLIC && bit_get(hpP_span_bits(pg, HPP_BITS_AUX), hpP_block_index(pg, b)))
       hpR_fatal("hp: double free of pool block %p (freed by another thread, then by its owner)", p);
     if (HP_DEBUG >= 2 || pg->tracked) track_free(pg, b, "freed by its owner");
-    b->next = pg->free;
-    pg->free = b;
+    b->next = pg->local_free;
+    pg->local_free = b;
     uint32_t used = atomic_load_explicit(&pg->used, memory_order_relaxed) - 1;
     atomic_store_explicit(&pg->used, used, memory_order_relaxed);
-    if (HP_STATS) {
+    if (HP_STATS && size) {                     /* hp_pool_free_sized only */
       hpP_class_counters *c = &h->stats[pg->cls];
-      hp_counter_add(c->frees, 1);
-      if (size) { hp_counter_add(c->frees_sized, 1); hp_counter_add(c->req_freed, size); }
+      hp_counter_add(c->frees_sized, 1);
+      hp_counter_add(c->req_freed, size);
     }
-    if (hp_unlikely(used == 0 || pg->in_full)) hpP_free_slow(h, pg);
+    /* The slow path when the page may go back (empty and not current), or leaves the full
+     * queue. In a pair of alloc and free the page is current: no call. */
+    if (hp_unlikely((used == 0 && !pg->current) || pg->in_full)) hpP_free_slow(h, pg);
   } else {
     remote_free(pg, b);
   }
@@ -358,8 +519,8 @@ hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
 
 void hpP_free_block(hpP_page *pg, void *p) { free_block(pg, p, 0); }
 
-/* The public free; size is the requested size or 0 when unknown. */
-hp_inline void pool_free(void *p, size_t size) {
+/* The public free of anything but a block of a one-page span. */
+hp_noinline static void pool_free_slow(void *p, size_t size) {
   if (p == NULL) return;
   hpP_page *pg = hpP_span_of(p);
   if (hp_likely(pg != NULL && pg->kind == HPP_SPAN_BLOCKS)) {
@@ -372,6 +533,23 @@ hp_inline void pool_free(void *p, size_t size) {
     bad_free(p, pg == NULL ? "not a block of the pools (never allocated, or freed span)"
                            : "not a block of the pools (collector space)");
   }
+}
+
+/* The public free; size is the requested size or 0 when unknown. */
+hp_inline void pool_free(void *p, size_t size) {
+  /* The descriptor of p's own page first: for a block of a one-page span (every small and
+   * medium class) it is the span's, and the free reads no page map (one dependent load).
+   * kind == BLOCKS only at the first page of a BLOCKS span (pool.h); anything else, p == NULL
+   * included (it is outside the reservation), goes through the map. */
+  uintptr_t off = (uintptr_t)p - hpP_base;
+  if (hp_likely(off < hpP_size)) {
+    hpP_page *pg = &hpP_pages[off >> HPP_PAGE_SHIFT];
+    if (hp_likely(pg->kind == HPP_SPAN_BLOCKS && (HP_DEBUG < 1 || pg->arena == HPP_ARENA_PUBLIC))) {
+      free_block(pg, p, size);
+      return;
+    }
+  }
+  pool_free_slow(p, size);
 }
 
 void hp_pool_free(void *p) { pool_free(p, 0); }
@@ -392,11 +570,11 @@ void *hpP_huge_alloc(size_t size, size_t align, int arena) {
   pg->capacity = 1;
   pg->block_size = 0;                          /* the span size is npages * HPP_PAGE */
   pg->div_mul = 0;                             /* every offset is in block 0 */
-  pg->client = size;                           /* requested bytes, for the statistics */
+  pg->huge_requested = size;
   hpP_unlock();
   atomic_store_explicit(&pg->used, 1, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 1, memory_order_relaxed);
-  atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);  /* 1: freed (HP_DEBUG) */
+  atomic_store_explicit(&pg->huge_freed, 0, memory_order_relaxed);
   atomic_fetch_add(&hpP_gstats.huge_blocks[arena], 1);
   atomic_fetch_add(&hpP_gstats.huge_bytes[arena], (int64_t)(npages << HPP_PAGE_SHIFT));
   atomic_fetch_add(&hpP_gstats.huge_allocs[arena], 1);
@@ -407,12 +585,12 @@ void *hpP_huge_alloc(size_t size, size_t align, int arena) {
 static void huge_free(hpP_page *pg, void *p, size_t size) {
   (void)size;
   if (p != hpP_page_start(pg)) bad_free(p, "interior pointer into a huge block");
-  if (atomic_exchange(&pg->remote, 1) != 0) bad_free(p, "double free of a huge block");
+  if (atomic_exchange(&pg->huge_freed, 1) != 0) bad_free(p, "double free of a huge block");
   int a = pg->arena;
   atomic_fetch_sub(&hpP_gstats.huge_blocks[a], 1);
   atomic_fetch_sub(&hpP_gstats.huge_bytes[a], (int64_t)((size_t)pg->npages << HPP_PAGE_SHIFT));
   atomic_fetch_add(&hpP_gstats.huge_frees[a], 1);
-  atomic_fetch_sub(&hpP_gstats.huge_req[a], pg->client);
+  atomic_fetch_sub(&hpP_gstats.huge_req[a], pg->huge_requested);
   hpP_span_free(pg, true);
 }
 
@@ -422,7 +600,7 @@ hpP_page *hpP_raw_alloc(size_t npages, uintptr_t client, bool *zeroed) {
   return pg;
 }
 
-void hpP_raw_free(hpP_page *span) { hpP_span_free(span, false); }
+void hpP_raw_free(hpP_page *span) { span_release(span); }
 
 /* ------------------------------------------------------------------------------------
  *  Lookup
@@ -434,7 +612,7 @@ void *hpP_block_of(const void *p, hpP_page **span) {
   if (pg == NULL) return NULL;
   if (pg->kind == HPP_SPAN_HUGE) {
     const uint8_t *start = hpP_page_start(pg);
-    return (const uint8_t *)p < start + pg->client ? (void *)start : NULL;
+    return (const uint8_t *)p < start + pg->huge_requested ? (void *)start : NULL;
   }
   if (pg->kind != HPP_SPAN_BLOCKS) return NULL;
   uint32_t i = hpP_block_index(pg, p);
@@ -465,8 +643,39 @@ static void heap_recycle(hpP_heap *h) {
   pthread_mutex_unlock(&heaps_mu);
 }
 
+/* fork: every lock of the pools is taken around it, so that the child finds none held by a
+ * thread it does not have (its own malloc may run in the pools). Lock order: heaps_mu,
+ * abandoned_mu, the span lock, purger_mu. The child has no purger: the next free starts one. */
+static void fork_prepare(void) {
+  pthread_mutex_lock(&heaps_mu);
+  pthread_mutex_lock(&abandoned_mu);
+  hpP_lock();
+  pthread_mutex_lock(&purger_mu);
+}
+
+static void fork_parent(void) {
+  pthread_mutex_unlock(&purger_mu);
+  hpP_unlock();
+  pthread_mutex_unlock(&abandoned_mu);
+  pthread_mutex_unlock(&heaps_mu);
+}
+
+static void fork_child(void) {
+  pthread_mutex_init(&purger_mu, NULL);
+  pthread_cond_init(&purger_cv, NULL);
+  purger_signalled = false;
+  atomic_store(&purger_started, false);
+  hpP_unlock();
+  pthread_mutex_init(&abandoned_mu, NULL);
+  pthread_mutex_init(&heaps_mu, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
 static hpP_heap *heap_get(int arena, bool tracked) {
   if (!hpP_init()) return NULL;
+  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&heaps_mu);
   hpP_heap *h = recycled[arena][tracked];
   if (h) recycled[arena][tracked] = h->next_recycled;
@@ -498,8 +707,9 @@ static void abandon_page(hpP_heap *h, hpP_page *pg, hpP_page **keep) {
   /* Stop asking for notifications, and take what was freed remotely so far. */
   uintptr_t old = atomic_load(&pg->remote);
   while (!atomic_compare_exchange_weak(&pg->remote, &old, old & ~HPP_FULL)) {}
-  hpP_collect_remote(pg, &h->stats[pg->cls]);
-  pg->in_full = 0;
+  hpP_collect_remote(pg);
+  fold_counts(h, pg);
+  pg->in_full = pg->current = 0;
   pg->next = *keep;
   *keep = pg;
 }
@@ -510,25 +720,19 @@ void hpP_heap_abandon(hpP_heap *h) {
     hpP_queue *q = &h->q[c];
     if (q->current != &hpP_empty_page) abandon_page(h, q->current, &pages);
     q->current = &hpP_empty_page;
-    for (hpP_page *pg = q->avail, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
-    for (hpP_page *pg = q->full, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
-    q->avail = q->full = NULL;
+    for (hpP_page *pg = q->avail.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    for (hpP_page *pg = q->full.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    q->avail = q->full = (hpP_list){ NULL, NULL };
   }
   for (hpP_page *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
   while (atomic_load(&h->notifiers) != 0) {}     /* freers between owner check and push */
   drain_pending(h);                              /* none of these pages is h's any more */
-  hpP_lock();
   for (hpP_page *pg = pages, *n; pg; pg = n) {
     n = pg->next;
-    if (hpP_page_releasable(pg)) {
-      hpP_unlock();
-      hpP_span_free(pg, false);
-      hpP_lock();
-    } else {
-      hpP_abandoned_push(pg);
-    }
+    pg->next = NULL;
+    if (hpP_page_releasable(pg)) span_release(pg);
+    else abandoned_push(pg);
   }
-  hpP_unlock();
   if (h->arena == HPP_ARENA_PUBLIC && !h->tracked) atomic_fetch_add(&hpP_gstats.threads_abandoned, 1);
   heap_recycle(h);
 }
@@ -562,8 +766,8 @@ void hpP_heap_foreach_page(hpP_heap *h, void (*fn)(hpP_page *, void *), void *ar
     hpP_queue *q = &h->q[c];
     hpP_page *n;
     if (q->current != &hpP_empty_page) fn(q->current, arg);
-    for (hpP_page *pg = q->avail; pg; pg = n) { n = pg->next; fn(pg, arg); }
-    for (hpP_page *pg = q->full; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_page *pg = q->avail.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_page *pg = q->full.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
   }
 }
 
@@ -586,7 +790,6 @@ size_t hpP_page_sweep(hpP_heap *h, hpP_page *pg) {
   }
   if (freed) {
     hp_counter_add(pg->used, -(uint32_t)freed);
-    if (HP_STATS) hp_counter_add(h->stats[pg->cls].frees, freed);
     hpP_free_slow(h, pg);
   }
   return freed;
@@ -596,21 +799,8 @@ size_t hpP_page_sweep(hpP_heap *h, hpP_page *pg) {
  *  The public allocation API
  * ------------------------------------------------------------------------------------ */
 
-hp_inline void count_alloc(unsigned cls, size_t size) {
-  if (HP_STATS) {
-    hpP_class_counters *c = &hpP_tls_heap->stats[cls];
-    hp_counter_add(c->allocs, 1);
-    hp_counter_add(c->req_bytes, size);
-  }
-}
-
 void *hp_pool_alloc(size_t size) {
-  if (hp_likely(size <= HPP_LARGE_MAX)) {
-    unsigned cls = hpP_class_of(size);
-    void *b = hpP_heap_alloc_class(hpP_tls_heap, cls);
-    if (hp_likely(b != NULL)) count_alloc(cls, size);
-    return b;
-  }
+  if (hp_likely(size <= HPP_LARGE_MAX)) return hpP_heap_alloc_counted(hpP_tls_heap, hpP_class_of(size), size);
   return hpP_huge_alloc(size, 0, HPP_ARENA_PUBLIC);
 }
 
@@ -621,11 +811,7 @@ void *hp_pool_alloc_aligned(size_t size, size_t align) {
     /* Spans start on 64 KiB boundaries, so every block of a class whose size is a multiple
      * of align is aligned. */
     for (unsigned cls = hpP_class_of(size); cls < HPP_CLASSES; cls++) {
-      if (hpP_class_size[cls] % align == 0) {
-        void *b = hpP_heap_alloc_class(hpP_tls_heap, cls);
-        if (b) count_alloc(cls, size);
-        return b;
-      }
+      if (hpP_class_size[cls] % align == 0) return hpP_heap_alloc_counted(hpP_tls_heap, cls, size);
     }
   }
   return hpP_huge_alloc(size, align, HPP_ARENA_PUBLIC);
@@ -647,13 +833,13 @@ static void heap_trim(hpP_heap *h) {
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     hpP_queue *q = &h->q[c];
     hpP_page *cur = q->current;
-    q->current = &hpP_empty_page;                /* so that free_slow may release it */
-    if (cur != &hpP_empty_page) list_push(&q->avail, cur);
-    for (hpP_page **list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
+    set_current(q, &hpP_empty_page);             /* so that free_slow may release it */
+    if (cur != &hpP_empty_page) hpP_list_push_front(&q->avail, cur);
+    for (hpP_list *list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
       hpP_page *n;
-      for (hpP_page *pg = *list; pg; pg = n) {
+      for (hpP_page *pg = list->head; pg; pg = n) {
         n = pg->next;
-        hpP_collect_remote(pg, &h->stats[c]);
+        hpP_collect_remote(pg);
         hpP_free_slow(h, pg);
       }
     }
@@ -662,6 +848,7 @@ static void heap_trim(hpP_heap *h) {
 
 size_t hp_pool_trim(void) {
   if (hpP_tls_heap != &empty_heap) heap_trim(hpP_tls_heap);
+  hpP_reclaim_abandoned();
   return hpP_purge(true);
 }
 
@@ -672,14 +859,14 @@ size_t hp_pool_trim(void) {
 void hpP_huge_free_span(hpP_page *pg) { huge_free(pg, hpP_page_start(pg), 0); }
 
 static void release_page(hpP_page *pg, void *arg) {
-  (void)arg;
+  fold_counts(arg, pg);
   atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
   atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);
-  hpP_span_free(pg, false);
+  span_release(pg);
 }
 
 void hpP_heap_destroy(hpP_heap *h) {
-  hpP_heap_foreach_page(h, release_page, NULL);
-  for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c] = (hpP_queue){ &hpP_empty_page, NULL, NULL };
+  hpP_heap_foreach_page(h, release_page, h);
+  for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c] = (hpP_queue){ .current = &hpP_empty_page };
   heap_recycle(h);
 }

@@ -10,7 +10,10 @@
  * one purpose; the descriptor of its first page describes it:
  *
  *   hpP_map[i]    0 if page i is in no span in use, else 1 + (index of its span's first page)
- *   hpP_pages[j]  the descriptor (hpP_page) of the span that starts at page j
+ *   hpP_pages[j]  the descriptor (hpP_page) of the span that starts at page j; its `kind` is
+ *                 HPP_SPAN_BLOCKS only if j is the first page of a BLOCKS span in use (a span
+ *                 given back loses the kind), so a free may read the descriptor of the block's
+ *                 own page before the map: for a one-page span it is the span's (pool_free)
  *   hpP_bits(i,k) side bitmap k of page i: 4096 bits, one per 16-byte granule of the page
  *                 (for a span of blocks, the bitmaps of its first page hold one bit per block)
  *
@@ -72,45 +75,60 @@ typedef struct hpP_block { struct hpP_block *next; } hpP_block;
 typedef struct hpP_heap hpP_heap;
 
 typedef struct hpP_page {
-  /* --- owner only --- */
-  hpP_block *free;              /* blocks ready to hand out */
-  _Atomic uint32_t used;        /* see the page-count invariant (owner writes; stats read) */
-  _Atomic uint32_t reserved;    /* blocks carved so far; the rest were never touched */
-  struct hpP_page *next, *prev; /* in the owner's queue, or a global list */
-  /* --- fixed while the span is in use (written under the span lock) --- */
-  uint8_t kind;                 /* HPP_SPAN_* */
+  /* --- line 0: what every free reads; fixed while the span is in use (span lock) --- */
+  _Alignas(64) uint8_t kind;    /* HPP_SPAN_*; BLOCKS only at the first page of a BLOCKS span */
   uint8_t cls;                  /* size class (BLOCKS) */
   uint8_t arena;                /* HPP_ARENA_* */
-  uint8_t in_full : 1;          /* owner: parked in the full queue */
-  uint8_t retained : 1;         /* owner: empty, kept as the class's current page */
-  uint8_t dirty : 1;            /* FREE: may be resident (not yet returned to the OS) */
   uint8_t tracked : 1;          /* ALLOC bitmap kept exactly (collector pages, HP_DEBUG >= 2) */
+  uint8_t dirty : 1;            /* FREE: may be resident (not yet returned to the OS) */
   uint32_t npages;              /* pages in the span */
-  uint32_t block_size;          /* bytes per block (HUGE: the whole span) */
+  uint32_t block_size;          /* bytes per block (HUGE: 0, the block is the whole span) */
   uint32_t capacity;            /* blocks in the span */
   uint64_t div_mul;             /* block index of offset o = (o * div_mul) >> 40; 0 for HUGE */
+  _Atomic(hpP_heap *) owner;    /* NULL while abandoned */
   uint32_t free_first;          /* FREE: at a free span's LAST page, 1 + its first page */
   uint64_t freed_at;            /* FREE: when it entered the global pool (ns) */
-  uintptr_t client;             /* RAW: the client's word; BLOCKS: free for the owner heap */
-  /* --- shared between threads --- */
-  _Atomic(hpP_heap *) owner;    /* NULL while abandoned */
-  _Atomic(uintptr_t) remote;    /* blocks freed by other threads | HPP_FULL | HPP_PENDING */
+  union {                       /* by kind: */
+    uintptr_t client;           /*   RAW: the client's word */
+    size_t huge_requested;      /*   HUGE: bytes requested, for the statistics */
+  };
+  _Atomic uint8_t huge_freed;   /* HUGE: set by the first free (a second one is reported) */
+  /* --- line 1: the owner's --- */
+  _Alignas(64) hpP_block *free; /* blocks ready to hand out (the allocation fast path pops) */
+  hpP_block *local_free;        /* blocks the owner freed (the free fast path pushes); they
+                                   become `free` when it runs out (mimalloc's sharding: no
+                                   store-to-load chain between a free and the next alloc) */
+  _Atomic uint32_t used;        /* see the page-count invariant (owner writes; stats read) */
+  _Atomic uint32_t reserved;    /* blocks carved so far; the rest were never touched */
+  _Atomic uint64_t allocs;      /* statistics: blocks handed out from this page by its owner */
+  _Atomic uint64_t req_bytes;   /*   and the bytes requested for them (folded into the heap's
+                                     counters when the page leaves it: see pools/stats.c) */
+  struct hpP_page *next, *prev; /* in the owner's queue, or a global list */
+  uint8_t in_full;              /* owner: parked in the full queue */
+  uint8_t current;              /* owner: the current page of its class */
+  /* --- line 2: written by other threads --- */
+  _Alignas(64) _Atomic(uintptr_t) remote; /* blocks freed by other threads | FULL | PENDING */
   struct hpP_page *pending_next;/* link in the owner's pending list (see HPP_PENDING) */
-} __attribute__((aligned(128))) hpP_page;  /* two cache lines of its own: neighbouring pages
-                                              belong to different threads, whose fast paths
-                                              write `free` and `used` (no false sharing) */
+} hpP_page;                     /* three cache lines: freers read line 0 and write line 2,
+                                   the owner's fast paths write line 1; neighbouring pages
+                                   belong to different threads (no false sharing) */
 
-/* Per size class of a heap: the queue of pages to allocate from (current first) and the
- * pages parked full. */
+#include "pools/list.h"
+
+/* Per size class of a heap: the page to allocate from, the further pages that may have free
+ * blocks (first in, first out: a page that gets a block back goes to the tail, and gathers
+ * more frees before it comes up again), and the pages parked full. */
 typedef struct hpP_queue {
   hpP_page *current;            /* never NULL: &hpP_empty_page when there is none */
-  hpP_page *avail;              /* further pages that may have free blocks */
-  hpP_page *full;               /* pages with no free block, waiting for a free */
+  hpP_list avail;               /* further pages that may have free blocks */
+  hpP_list full;                /* pages with no free block, waiting for a free */
 } hpP_queue;
 
-/* Statistics of one class in one heap: written by the owner only (hp_counter_add). */
+/* Statistics of one class in one heap, written by the owner only (hp_counter_add), in slow
+ * paths: the fast paths count on the page (allocs, req_bytes), and a page's counts move here
+ * when it leaves the heap. Frees are allocs minus the blocks in use (pools/stats.c). */
 typedef struct hpP_class_counters {
-  _Atomic uint64_t allocs, frees, req_bytes, frees_sized, req_freed;
+  _Atomic uint64_t allocs, req_bytes, frees_sized, req_freed;
 } hpP_class_counters;
 
 struct hpP_heap {
@@ -201,6 +219,7 @@ HP_INTERNAL hpP_heap *hpP_heap_new(int arena, bool tracked);
 HP_INTERNAL void hpP_heap_abandon(hpP_heap *h);
 
 HP_INTERNAL void *hpP_alloc_slow(hpP_heap *h, unsigned cls);
+HP_INTERNAL void *hpP_alloc_counted_slow(hpP_heap *h, unsigned cls, size_t size);
 HP_INTERNAL void hpP_free_slow(hpP_heap *h, hpP_page *pg);
 
 /* Allocates a block of class cls from the untracked heap h of the caller's thread.
@@ -211,6 +230,21 @@ hp_inline void *hpP_heap_alloc_class(hpP_heap *h, unsigned cls) {
   if (hp_unlikely(b == NULL || HP_DEBUG >= 2)) return hpP_alloc_slow(h, cls);
   pg->free = b->next;
   hp_counter_add(pg->used, 1);
+  return b;
+}
+
+/* The same, counting the allocation and its requested size on the page (the public API). */
+hp_inline void *hpP_heap_alloc_counted(hpP_heap *h, unsigned cls, size_t size) {
+  hpP_page *pg = h->q[cls].current;
+  hpP_block *b = pg->free;
+  if (hp_unlikely(b == NULL || HP_DEBUG >= 2)) return hpP_alloc_counted_slow(h, cls, size);
+  pg->free = b->next;
+  hp_counter_add(pg->used, 1);
+  if (HP_STATS) {   /* after `used`, released: a reader never sees more allocs than uses */
+    hp_counter_add(pg->req_bytes, size);
+    atomic_store_explicit(&pg->allocs, atomic_load_explicit(&pg->allocs, memory_order_relaxed) + 1,
+                          memory_order_release);
+  }
   return b;
 }
 
@@ -262,18 +296,19 @@ HP_INTERNAL hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind
 /* Gives a span back to the global pool; it is returned to the OS after the purge delay,
  * or at once if `now`. */
 HP_INTERNAL void hpP_span_free(hpP_page *span, bool now);
-/* Abandoned pages of one arena and class: a global list under the span lock. */
-HP_INTERNAL void hpP_abandoned_push(hpP_page *pg);
-HP_INTERNAL hpP_page *hpP_abandoned_take(int arena, unsigned cls, hpP_heap *adopter);
 /* Returns free memory to the OS; all of it if force, else what has waited the delay.
  * Returns the bytes returned. */
 HP_INTERNAL size_t hpP_purge(bool force);
+#define HPP_PURGE_DELAY_MS 500                /* a free span is returned after this long */
+#define HPP_PURGE_TICK_MS 250                 /* the purger's period while there is work */
+
+/* ---- Abandoned pages (heap.c) ---- */
 /* Collects remote frees of abandoned pages and releases the empty ones. */
 HP_INTERNAL void hpP_reclaim_abandoned(void);
-/* Moves the remote frees of pg onto its free list (caller acts as pg's owner) and counts
- * them in c. Returns how many. */
-HP_INTERNAL size_t hpP_collect_remote(hpP_page *pg, hpP_class_counters *c);
-/* Frees of abandoned pages, counted by whoever reclaimed them (span lock held). */
+/* Moves the remote frees of pg onto its free list (caller acts as pg's owner). Returns how
+ * many. */
+HP_INTERNAL size_t hpP_collect_remote(hpP_page *pg);
+/* The counts of abandoned pages that were given back with no owner (abandoned_mu held). */
 extern HP_INTERNAL hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 
 /* ---- For the collector: pages of a tracked heap (world stopped, or the heap's user) ---- */
@@ -296,10 +331,11 @@ typedef struct hpP_global_stats {
 extern HP_INTERNAL hpP_global_stats hpP_gstats;
 extern HP_INTERNAL hpP_heap *_Atomic hpP_all_heaps;
 
-/* Span lock: serialises the global pool, the page map and the abandoned lists. */
+/* Span lock: serialises the global pool and the page map. */
 HP_INTERNAL void hpP_lock(void);
 HP_INTERNAL void hpP_unlock(void);
 /* Visits every span in use (under the span lock); stops when fn returns false. */
 HP_INTERNAL void hpP_foreach_span(bool (*fn)(hpP_page *span, void *arg), void *arg);
+HP_INTERNAL void hpP_foreach_span_locked(bool (*fn)(hpP_page *span, void *arg), void *arg);
 
 #endif /* HP_POOLS_POOL_H */

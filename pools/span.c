@@ -7,8 +7,10 @@
  * for 1..32 pages, one bin per power of two above). A span that enters the pool is `dirty`
  * (it may be resident); the purger returns it to the OS (madvise) once it has stayed free
  * for HPP_PURGE_DELAY_MS, so memory falls back within about a second after a burst with no
- * call from the user. The purger is a thread started on the first free span; it sleeps
- * while there is nothing to purge. hp_pool_trim() purges everything at once.
+ * call from the user (the purger thread, which calls hpP_purge, lives with the heaps in
+ * pools/heap.c). hp_pool_trim() purges everything at once.
+ *
+ * This file calls nothing of the heaps: the span allocator is below them.
  */
 #include "pools/pool.h"
 #include "pools/platform/os.h"
@@ -19,8 +21,6 @@
 
 #define HPP_RESERVE_MAX ((size_t)64 << 30)   /* address space tried first: 64 GiB */
 #define HPP_RESERVE_MIN ((size_t)1 << 30)
-#define HPP_PURGE_DELAY_MS 500                /* a free span is returned after this long */
-#define HPP_PURGE_TICK_MS 250
 #define HPP_EXACT_BINS 32
 #define HPP_NBINS 56
 
@@ -30,15 +30,12 @@ _Atomic uint32_t *hpP_map;
 hpP_page *hpP_pages;
 uint64_t *hpP_bitmaps;
 hpP_global_stats hpP_gstats;
-hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 
 static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
 static hpP_page *bins[HPP_NBINS]; /* free spans, linked through next/prev */
 static uint64_t bins_used;        /* bit b set iff bins[b] is not empty */
-static hpP_page *abandoned[HPP_NARENAS][HPP_CLASSES];
-static _Atomic size_t nabandoned; /* changed under the span lock; the purger reads it without */
 
 void hpP_lock(void) { pthread_mutex_lock(&span_lock); }
 void hpP_unlock(void) { pthread_mutex_unlock(&span_lock); }
@@ -261,15 +258,6 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
   return s;
 }
 
-static void purger_wake(void);
-
-/* Span lock held. */
-static void span_free_locked(hpP_page *s, uint64_t now) {
-  size_t first = index_of(s), n = s->npages;
-  map_span(first, n, 0);
-  insert_coalesced(first, n, true, now);
-}
-
 void hpP_span_free(hpP_page *s, bool now) {
   size_t first = index_of(s), n = s->npages;
   if (now) {
@@ -279,77 +267,8 @@ void hpP_span_free(hpP_page *s, bool now) {
   }
   hpP_lock();
   map_span(first, n, 0);
+  s->kind = HPP_SPAN_RAW;       /* no longer BLOCKS: see the page-descriptor rule in pool.h */
   insert_coalesced(first, n, !now, hpS_now_ns());
-  hpP_unlock();
-  if (!now) purger_wake();
-}
-
-/* ------------------------------------------------------------------------------------
- *  Abandoned pages: a list per arena and class, under the span lock
- * ------------------------------------------------------------------------------------ */
-
-void hpP_abandoned_push(hpP_page *pg) {
-  hpP_page **head = &abandoned[pg->arena][pg->cls];
-  pg->prev = NULL;
-  pg->next = *head;
-  if (*head) (*head)->prev = pg;
-  *head = pg;
-  nabandoned++;
-  purger_wake();      /* its blocks may be freed later: the purger collects them (span lock held) */
-}
-
-static void abandoned_remove(hpP_page *pg) {
-  if (pg->prev) pg->prev->next = pg->next;
-  else abandoned[pg->arena][pg->cls] = pg->next;
-  if (pg->next) pg->next->prev = pg->prev;
-  pg->next = pg->prev = NULL;
-  nabandoned--;
-}
-
-/* A page worth adopting has a free block, an uncarved one, or a remote free. */
-static bool has_room(const hpP_page *pg) {
-  return pg->free != NULL || pg->reserved < pg->capacity ||
-         (atomic_load_explicit(&pg->remote, memory_order_relaxed) & ~HPP_REMOTE_FLAGS) != 0;
-}
-
-hpP_page *hpP_abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
-  hpP_page *pg = NULL;
-  hpP_lock();
-  int looked = 0;
-  for (hpP_page *p = abandoned[arena][cls]; p && looked < 16; p = p->next, looked++) {
-    if (has_room(p)) { pg = p; break; }
-  }
-  if (pg) {
-    abandoned_remove(pg);
-    atomic_store_explicit(&pg->owner, adopter, memory_order_release);
-  }
-  hpP_unlock();
-  return pg;
-}
-
-/* The purger's (and trim's) pass over abandoned pages: takes their remote frees and gives
- * back the spans that became empty. Span lock held. The pages have no owner, and adopting
- * one needs this lock, so the lock holder may act as their owner. */
-static void reclaim_abandoned_locked(void) {
-  uint64_t now = hpS_now_ns();
-  for (int a = 0; a < HPP_NARENAS; a++) {
-    for (unsigned c = 0; c < HPP_CLASSES; c++) {
-      hpP_page *next;
-      for (hpP_page *pg = abandoned[a][c]; pg; pg = next) {
-        next = pg->next;
-        hpP_collect_remote(pg, &hpP_orphan_stats[a][c]);
-        if (hpP_page_releasable(pg)) {
-          abandoned_remove(pg);
-          span_free_locked(pg, now);
-        }
-      }
-    }
-  }
-}
-
-void hpP_reclaim_abandoned(void) {
-  hpP_lock();
-  if (nabandoned) reclaim_abandoned_locked();
   hpP_unlock();
 }
 
@@ -362,7 +281,6 @@ size_t hpP_purge(bool force) {
   size_t returned = 0;
   uint64_t delay = (uint64_t)HPP_PURGE_DELAY_MS * 1000000u;
   hpP_lock();
-  if (nabandoned) reclaim_abandoned_locked();
   for (;;) {
     uint64_t now = hpS_now_ns();
     hpP_page *victim = NULL;
@@ -386,63 +304,6 @@ size_t hpP_purge(bool force) {
   return returned;
 }
 
-static pthread_mutex_t purger_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t purger_cv = PTHREAD_COND_INITIALIZER;
-static bool purger_started, purger_signalled;
-
-static void *purger_main(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&purger_mu);
-  for (;;) {
-    bool work = atomic_load(&hpP_gstats.pages_free_dirty) > 0 || nabandoned > 0;
-    if (!work && !purger_signalled) {
-      pthread_cond_wait(&purger_cv, &purger_mu);            /* idle: sleep until a free */
-    } else {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += HPP_PURGE_TICK_MS * 1000000L;
-      if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-      pthread_cond_timedwait(&purger_cv, &purger_mu, &ts);
-    }
-    purger_signalled = false;
-    pthread_mutex_unlock(&purger_mu);
-    hpP_purge(false);
-    pthread_mutex_lock(&purger_mu);
-  }
-  return NULL;
-}
-
-static void purger_after_fork(void) {
-  /* The child has no purger thread: it starts one again on its first free span. */
-  pthread_mutex_init(&purger_mu, NULL);
-  pthread_cond_init(&purger_cv, NULL);
-  pthread_mutex_init(&span_lock, NULL);
-  purger_started = false;
-  purger_signalled = false;
-}
-
-static void purger_wake(void) {
-  pthread_mutex_lock(&purger_mu);
-  if (!purger_started) {
-    static bool atfork_set;
-    if (!atfork_set) { pthread_atfork(NULL, NULL, purger_after_fork); atfork_set = true; }
-    pthread_t tid;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&tid, &attr, purger_main, NULL) == 0) {
-      purger_started = true;
-      pthread_setname_np(tid, "hp-purger");
-    }
-    pthread_attr_destroy(&attr);
-  }
-  if (!purger_signalled) {
-    purger_signalled = true;
-    pthread_cond_signal(&purger_cv);
-  }
-  pthread_mutex_unlock(&purger_mu);
-}
-
 /* ------------------------------------------------------------------------------------
  *  Walking
  * ------------------------------------------------------------------------------------ */
@@ -450,6 +311,11 @@ static void purger_wake(void) {
 void hpP_foreach_span(bool (*fn)(hpP_page *span, void *arg), void *arg) {
   if (!hpP_init()) return;
   hpP_lock();
+  hpP_foreach_span_locked(fn, arg);
+  hpP_unlock();
+}
+
+void hpP_foreach_span_locked(bool (*fn)(hpP_page *span, void *arg), void *arg) {
   for (size_t i = 1; i < top;) {
     uint32_t m = atomic_load_explicit(&hpP_map[i], memory_order_relaxed);
     if (m == 0) {
@@ -461,5 +327,4 @@ void hpP_foreach_span(bool (*fn)(hpP_page *span, void *arg), void *arg) {
     i = m - 1 + s->npages;
     if (!fn(s, arg)) break;
   }
-  hpP_unlock();
 }
