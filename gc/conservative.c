@@ -133,7 +133,7 @@ size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
  * own collector heap). */
 uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a) {
   if (hpC_is_young(h, (void *)a)) return hpC_young_object_of(h, a);
-  hpP_page *pg;
+  hpP_span *pg;
   uint64_t *hdr = hpP_block_of((void *)a, &pg);
   if (hdr == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old) return NULL;
   size_t bytes = hpC_bytes(*hdr);

@@ -27,7 +27,7 @@ static void mark_pinned(marker *m, uint64_t *hdr) {
 }
 
 /* Marks the object at hdr, which is the start of a block of the collector's pages. */
-static void mark_block(marker *m, hpP_page *pg, uint64_t *hdr) {
+static void mark_block(marker *m, hpP_span *pg, uint64_t *hdr) {
   uint32_t i = hpP_block_index(pg, hdr);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_MARK);
   uint64_t bit = (uint64_t)1 << (i & 63);
@@ -47,7 +47,7 @@ static void mark_slot(void **slot, void *ctx) {
     mark_pinned(m, hdr);
     return;
   }
-  hpP_page *pg = hpP_span_of(hdr);
+  hpP_span *pg = hpP_span_of(hdr);
   if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != m->rt->gens.old)
     return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
@@ -134,7 +134,7 @@ static void filter_remembered(hpC_generations *h) {
   size_t kept = 0;
   for (size_t i = 0; i < rs->len; i++) {
     uint64_t *hdr = hpC_header((void *)rs->items[i]);
-    hpP_page *pg = hpP_span_of(hdr);
+    hpP_span *pg = hpP_span_of(hdr);
     uint32_t b = hpP_block_index(pg, hdr);
     if ((hpP_span_bits(pg, HPP_BITS_MARK)[b >> 6] >> (b & 63)) & 1) rs->items[kept++] = rs->items[i];
   }
@@ -146,7 +146,7 @@ typedef struct sweeper {
   size_t freed_objects, freed_bytes;
 } sweeper;
 
-static void sweep_page(hpP_page *pg, void *arg) {
+static void sweep_page(hpP_span *pg, void *arg) {
   sweeper *s = arg;
   uint32_t bs = pg->block_size;   /* read first: the page may go back to the pool */
   size_t n = hpP_page_sweep(s->h->old, pg);
@@ -175,7 +175,7 @@ static void sweep_huge(sweeper *s) {
   hpC_vec *v = &s->h->huge;
   size_t kept = 0;
   for (size_t i = 0; i < v->len; i++) {
-    hpP_page *pg = hpP_span_of((void *)v->items[i]);
+    hpP_span *pg = hpP_span_of((void *)v->items[i]);
     uint64_t *bits = hpP_span_bits(pg, HPP_BITS_MARK);
     if (bits[0] & 1) {
       bits[0] &= ~(uint64_t)1;

@@ -17,7 +17,7 @@
 #include <pthread.h>
 #include <string.h>
 
-hpP_page hpP_empty_page;          /* free == NULL, reserved == capacity == 0: never allocates */
+hpP_span hpP_empty_page;          /* free == NULL, reserved == capacity == 0: never allocates */
 
 static hpP_heap empty_heap = {
   .q = { [0 ... HPP_CLASSES - 1] = { .current = &hpP_empty_page } },
@@ -33,14 +33,14 @@ hpP_heap *_Atomic hpP_all_heaps;
  * ------------------------------------------------------------------------------------ */
 
 /* Makes pg (or &hpP_empty_page) the current page of q; pg is on no list. */
-static void set_current(hpP_queue *q, hpP_page *pg) {
+static void set_current(hpP_queue *q, hpP_span *pg) {
   if (q->current != &hpP_empty_page) q->current->current = 0;  /* the empty page is shared */
   q->current = pg;
   if (pg != &hpP_empty_page) pg->current = 1;
 }
 
 /* Removes pg from whichever queue of h holds it. */
-static void queue_remove(hpP_heap *h, hpP_page *pg) {
+static void queue_remove(hpP_heap *h, hpP_span *pg) {
   hpP_queue *q = &h->q[pg->cls];
   if (q->current == pg) set_current(q, &hpP_empty_page);
   else if (pg->in_full) hpP_list_remove(&q->full, pg);
@@ -50,7 +50,7 @@ static void queue_remove(hpP_heap *h, hpP_page *pg) {
 
 /* Statistics: moves the page's counts into h's (the page leaves h; see pools/stats.c). The
  * blocks still in use stay counted on the page, for whoever owns it next. */
-static void fold_counts(hpP_heap *h, hpP_page *pg) {
+static void fold_counts(hpP_heap *h, hpP_span *pg) {
   if (!HP_STATS) return;
   hpP_lock();                   /* hp_pool_stats reads pages and heaps under it: no count seen
                                    twice or not at all */
@@ -125,7 +125,7 @@ static void purger_wake(void) {
 }
 
 /* Gives span s back to the global pool; the purger returns it to the OS later. */
-static void span_release(hpP_page *s) {
+static void span_release(hpP_span *s) {
   hpP_span_free(s, false);
   purger_wake();
 }
@@ -141,7 +141,7 @@ static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
 static hpP_list abandoned[HPP_NARENAS][HPP_CLASSES];
 hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 
-static void abandoned_push(hpP_page *pg) {
+static void abandoned_push(hpP_span *pg) {
   pthread_mutex_lock(&abandoned_mu);
   hpP_list_push_front(&abandoned[pg->arena][pg->cls], pg);
   atomic_fetch_add(&nabandoned, 1);
@@ -150,17 +150,17 @@ static void abandoned_push(hpP_page *pg) {
 }
 
 /* A page worth adopting has a free block, an uncarved one, or a remote free. */
-static bool has_room(const hpP_page *pg) {
+static bool has_room(const hpP_span *pg) {
   return pg->free != NULL || pg->local_free != NULL || pg->reserved < pg->capacity ||
          (atomic_load_explicit(&pg->remote, memory_order_relaxed) & ~HPP_REMOTE_FLAGS) != 0;
 }
 
-static hpP_page *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
+static hpP_span *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
   if (atomic_load_explicit(&nabandoned, memory_order_relaxed) == 0) return NULL;
-  hpP_page *pg = NULL;
+  hpP_span *pg = NULL;
   pthread_mutex_lock(&abandoned_mu);
   int looked = 0;
-  for (hpP_page *p = abandoned[arena][cls].head; p && looked < 16; p = p->next, looked++) {
+  for (hpP_span *p = abandoned[arena][cls].head; p && looked < 16; p = p->next, looked++) {
     if (has_room(p)) { pg = p; break; }
   }
   if (pg) {
@@ -177,8 +177,8 @@ void hpP_reclaim_abandoned(void) {
   pthread_mutex_lock(&abandoned_mu);
   for (int a = 0; a < HPP_NARENAS; a++) {
     for (unsigned c = 0; c < HPP_CLASSES; c++) {
-      hpP_page *next;
-      for (hpP_page *pg = abandoned[a][c].head; pg; pg = next) {
+      hpP_span *next;
+      for (hpP_span *pg = abandoned[a][c].head; pg; pg = next) {
         next = pg->next;
         hpP_collect_remote(pg);
         if (hpP_page_releasable(pg)) {
@@ -221,7 +221,7 @@ static void bit_clear(uint64_t *bits, uint32_t i) {
 }
 
 /* Records that block b of pg was handed out (tracked pages). */
-static void track_alloc(hpP_page *pg, void *b) {
+static void track_alloc(hpP_span *pg, void *b) {
   uint32_t i = hpP_block_index(pg, b);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
   if (bit_get(bits, i)) hpS_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
@@ -232,7 +232,7 @@ static void track_alloc(hpP_page *pg, void *b) {
 }
 
 /* Records that block b of pg came back to its owner (tracked pages). */
-static void track_free(hpP_page *pg, void *b, const char *how) {
+static void track_free(hpP_span *pg, void *b, const char *how) {
   uint32_t i = hpP_block_index(pg, b);
   uint64_t *bits = hpP_span_bits(pg, HPP_BITS_ALLOC);
   if (!bit_get(bits, i)) hpS_fatal("hp: double free of pool block %p (%s)", b, how);
@@ -245,7 +245,7 @@ static void track_free(hpP_page *pg, void *b, const char *how) {
  *  Pages: setting up, carving, taking remote frees
  * ------------------------------------------------------------------------------------ */
 
-static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
+static void page_init(hpP_heap *h, hpP_span *pg, unsigned cls) {
   uint32_t bs = hpP_class_size[cls];
   hpP_lock();                  /* the fixed fields are written under the span lock (pool.h): */
   pg->cls = (uint8_t)cls;      /* hp_pool_stats reads them while walking the spans */
@@ -268,7 +268,7 @@ static void page_init(hpP_heap *h, hpP_page *pg, unsigned cls) {
 
 /* Carves the next blocks of pg into its free list: about 4 KiB worth, at least one, so that
  * a page's memory is touched only as it is used. Requires pg->free == NULL. */
-static void page_extend(hpP_page *pg) {
+static void page_extend(hpP_span *pg) {
   uint32_t r = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
   hp_assert(pg->free == NULL && r < pg->capacity);
   uint32_t n = 4096 / pg->block_size;
@@ -282,7 +282,7 @@ static void page_extend(hpP_page *pg) {
   atomic_store_explicit(&pg->reserved, r + n, memory_order_relaxed);
 }
 
-size_t hpP_collect_remote(hpP_page *pg) {
+size_t hpP_collect_remote(hpP_span *pg) {
   uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed);
   if ((old & ~HPP_REMOTE_FLAGS) == 0) return 0;
   while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, old & HPP_REMOTE_FLAGS,
@@ -310,9 +310,9 @@ size_t hpP_collect_remote(hpP_page *pg) {
  * parked full goes back among the pages to allocate from. */
 static void drain_pending(hpP_heap *h) {
   if (atomic_load_explicit(&h->pending, memory_order_relaxed) == NULL) return;
-  hpP_page *pg = atomic_exchange_explicit(&h->pending, NULL, memory_order_acquire);
+  hpP_span *pg = atomic_exchange_explicit(&h->pending, NULL, memory_order_acquire);
   while (pg) {
-    hpP_page *next = pg->pending_next;
+    hpP_span *next = pg->pending_next;
     bool mine = atomic_load_explicit(&pg->owner, memory_order_relaxed) == h;
     atomic_fetch_and_explicit(&pg->remote, ~HPP_PENDING, memory_order_release);
     if (mine) hpP_free_slow(h, pg);
@@ -322,7 +322,7 @@ static void drain_pending(hpP_heap *h) {
 
 /* Parks pg, which has no free block, in the full queue; asks to be told of a remote free.
  * Returns false (and does not park) if remote frees arrived meanwhile. */
-static bool park_full(hpP_heap *h, hpP_page *pg) {
+static bool park_full(hpP_heap *h, hpP_span *pg) {
   uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_acquire);
   for (;;) {
     if ((old & ~HPP_REMOTE_FLAGS) != 0) return false;
@@ -343,7 +343,7 @@ static bool park_full(hpP_heap *h, hpP_page *pg) {
  * avail, so that it gathers more frees before it is allocated from again. FULL is left set
  * (cleared lazily): a remote free then sends one notification that drain_pending finds
  * needless, which costs less than an atomic here on every unpark. */
-static void unpark(hpP_heap *h, hpP_page *pg) {
+static void unpark(hpP_heap *h, hpP_span *pg) {
   hpP_queue *q = &h->q[pg->cls];
   hpP_list_remove(&q->full, pg);
   pg->in_full = 0;
@@ -357,7 +357,7 @@ static void unpark(hpP_heap *h, hpP_page *pg) {
 static hpP_heap *thread_heap(void);
 
 /* Pops a block from pg (which has one), tracking it when the page is tracked. */
-static void *page_pop(hpP_page *pg) {
+static void *page_pop(hpP_span *pg) {
   hpP_block *b = pg->free;
   pg->free = b->next;
   hp_counter_add(pg->used, 1);
@@ -372,7 +372,7 @@ void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
   }
   hpP_queue *q = &h->q[cls];
   for (;;) {
-    hpP_page *pg = q->current;
+    hpP_span *pg = q->current;
     if (pg != &hpP_empty_page) {
       if (pg->free) return page_pop(pg);
       if (pg->local_free) {                     /* the owner's own frees, oldest last */
@@ -405,7 +405,7 @@ void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
 hp_noinline void *hpP_alloc_counted_slow(hpP_heap *h, unsigned cls, size_t size) {
   void *b = hpP_alloc_slow(h, cls);
   if (HP_STATS && b != NULL) {                  /* from the current page of the caller's heap */
-    hpP_page *pg = hpP_tls_heap->q[cls].current;
+    hpP_span *pg = hpP_tls_heap->q[cls].current;
     hp_counter_add(pg->req_bytes, size);
     atomic_store_explicit(&pg->allocs, atomic_load_explicit(&pg->allocs, memory_order_relaxed) + 1,
                           memory_order_release);
@@ -426,7 +426,7 @@ void *hpP_heap_alloc(hpP_heap *h, size_t size) {
  * and we heard of it). An empty page goes back to the global pool unless it is the class's
  * current page (kept: the next allocation reuses it) or a notification about it is still on
  * a pending list (its descriptor must stay until that list is drained). */
-void hpP_free_slow(hpP_heap *h, hpP_page *pg) {
+void hpP_free_slow(hpP_heap *h, hpP_span *pg) {
   if (pg->in_full) unpark(h, pg);
   if (!hpP_page_releasable(pg) || pg->current) return;
   queue_remove(h, pg);
@@ -437,7 +437,7 @@ void hpP_free_slow(hpP_heap *h, hpP_page *pg) {
 
 /* Pushes b onto pg's remote list; if the owner parked the page full, tells it. Lock-free:
  * producers only push, and the single consumer takes the whole list. */
-static void remote_free(hpP_page *pg, hpP_block *b) {
+static void remote_free(hpP_span *pg, hpP_block *b) {
   if (HP_DEBUG >= 2) {
     /* Two remote frees of one block would make the list a cycle: catch the second here. A
      * block the owner has already taken back has its ALLOC bit clear (until it is handed out
@@ -473,7 +473,7 @@ static void remote_free(hpP_page *pg, hpP_block *b) {
     }
     atomic_fetch_add(&h->notifiers, 1);
     if (atomic_load(&pg->owner) == h) {
-      hpP_page *head = atomic_load_explicit(&h->pending, memory_order_relaxed);
+      hpP_span *head = atomic_load_explicit(&h->pending, memory_order_relaxed);
       do pg->pending_next = head;
       while (!atomic_compare_exchange_weak_explicit(&h->pending, &head, pg,
                                                     memory_order_release, memory_order_relaxed));
@@ -484,14 +484,14 @@ static void remote_free(hpP_page *pg, hpP_block *b) {
   }
 }
 
-static void huge_free(hpP_page *pg, void *p, size_t size);
+static void huge_free(hpP_span *pg, void *p, size_t size);
 
 hp_cold static void bad_free(const void *p, const char *why) {
   hpS_fatal("hp: hp_pool_free(%p): %s", p, why);
 }
 
 /* Frees p, a block of BLOCKS span pg, from any thread. */
-hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
+hp_inline void free_block(hpP_span *pg, void *p, size_t size) {
   hpP_heap *h = hpP_tls_heap;
   hpP_block *b = p;
   if (HP_DEBUG >= 2 && hpP_block_at(pg, hpP_block_index(pg, p)) != p)
@@ -517,12 +517,12 @@ hp_inline void free_block(hpP_page *pg, void *p, size_t size) {
   }
 }
 
-void hpP_free_block(hpP_page *pg, void *p) { free_block(pg, p, 0); }
+void hpP_free_block(hpP_span *pg, void *p) { free_block(pg, p, 0); }
 
 /* The public free of anything but a block of a one-page span. */
 hp_noinline static void pool_free_slow(void *p, size_t size) {
   if (p == NULL) return;
-  hpP_page *pg = hpP_span_of(p);
+  hpP_span *pg = hpP_span_of(p);
   if (hp_likely(pg != NULL && pg->kind == HPP_SPAN_BLOCKS)) {
     if (HP_DEBUG >= 1 && hp_unlikely(pg->arena != HPP_ARENA_PUBLIC))
       bad_free(p, "a block of the collector's heap, not of hp_pool_alloc");
@@ -543,7 +543,7 @@ hp_inline void pool_free(void *p, size_t size) {
    * included (it is outside the reservation), goes through the map. */
   uintptr_t off = (uintptr_t)p - hpP_base;
   if (hp_likely(off < hpP_size)) {
-    hpP_page *pg = &hpP_pages[off >> HPP_PAGE_SHIFT];
+    hpP_span *pg = &hpP_pages[off >> HPP_PAGE_SHIFT];
     if (hp_likely(pg->kind == HPP_SPAN_BLOCKS && (HP_DEBUG < 1 || pg->arena == HPP_ARENA_PUBLIC))) {
       free_block(pg, p, size);
       return;
@@ -563,7 +563,7 @@ void *hpP_huge_alloc(size_t size, size_t align, int arena) {
   if (!hpP_init() || size > hpP_size || align > hpP_size) { errno = ENOMEM; return NULL; }
   size_t npages = (size + HPP_PAGE - 1) >> HPP_PAGE_SHIFT;
   if (npages == 0) npages = 1;
-  hpP_page *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, NULL);
+  hpP_span *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, NULL);
   if (pg == NULL) return NULL;
   hpP_lock();                                  /* fixed fields: see page_init */
   pg->arena = (uint8_t)arena;
@@ -579,12 +579,12 @@ void *hpP_huge_alloc(size_t size, size_t align, int arena) {
   atomic_fetch_add(&hpP_gstats.huge_bytes[arena], (int64_t)(npages << HPP_PAGE_SHIFT));
   atomic_fetch_add(&hpP_gstats.huge_allocs[arena], 1);
   atomic_fetch_add(&hpP_gstats.huge_req[arena], size);
-  return hpP_page_start(pg);
+  return hpP_span_start(pg);
 }
 
-static void huge_free(hpP_page *pg, void *p, size_t size) {
+static void huge_free(hpP_span *pg, void *p, size_t size) {
   (void)size;
-  if (p != hpP_page_start(pg)) bad_free(p, "interior pointer into a huge block");
+  if (p != hpP_span_start(pg)) bad_free(p, "interior pointer into a huge block");
   if (atomic_exchange(&pg->huge_freed, 1) != 0) bad_free(p, "double free of a huge block");
   int a = pg->arena;
   atomic_fetch_sub(&hpP_gstats.huge_blocks[a], 1);
@@ -594,24 +594,24 @@ static void huge_free(hpP_page *pg, void *p, size_t size) {
   hpP_span_free(pg, true);
 }
 
-hpP_page *hpP_raw_alloc(size_t npages, uintptr_t client, bool *zeroed) {
-  hpP_page *pg = hpP_span_alloc(npages, 1, HPP_SPAN_RAW, zeroed);
+hpP_span *hpP_raw_alloc(size_t npages, uintptr_t client, bool *zeroed) {
+  hpP_span *pg = hpP_span_alloc(npages, 1, HPP_SPAN_RAW, zeroed);
   if (pg) pg->client = client;
   return pg;
 }
 
-void hpP_raw_free(hpP_page *span) { span_release(span); }
+void hpP_raw_free(hpP_span *span) { span_release(span); }
 
 /* ------------------------------------------------------------------------------------
  *  Lookup
  * ------------------------------------------------------------------------------------ */
 
-void *hpP_block_of(const void *p, hpP_page **span) {
-  hpP_page *pg = hpP_span_of(p);
+void *hpP_block_of(const void *p, hpP_span **span) {
+  hpP_span *pg = hpP_span_of(p);
   if (span) *span = pg;
   if (pg == NULL) return NULL;
   if (pg->kind == HPP_SPAN_HUGE) {
-    const uint8_t *start = hpP_page_start(pg);
+    const uint8_t *start = hpP_span_start(pg);
     return (const uint8_t *)p < start + pg->huge_requested ? (void *)start : NULL;
   }
   if (pg->kind != HPP_SPAN_BLOCKS) return NULL;
@@ -682,9 +682,9 @@ static hpP_heap *heap_get(int arena, bool tracked) {
   else {
     size_t sz = (sizeof(hpP_heap) + 63) & ~(size_t)63;
     if (meta_cur == NULL || (size_t)(meta_end - meta_cur) < sz) {
-      hpP_page *span = hpP_raw_alloc(1, 0, NULL);
+      hpP_span *span = hpP_raw_alloc(1, 0, NULL);
       if (span == NULL) { pthread_mutex_unlock(&heaps_mu); return NULL; }
-      meta_cur = hpP_page_start(span);
+      meta_cur = hpP_span_start(span);
       meta_end = meta_cur + HPP_PAGE;
     }
     h = (hpP_heap *)meta_cur;
@@ -703,7 +703,7 @@ static hpP_heap *heap_get(int arena, bool tracked) {
 
 hpP_heap *hpP_heap_new(int arena, bool tracked) { return heap_get(arena, tracked); }
 
-static void abandon_page(hpP_heap *h, hpP_page *pg, hpP_page **keep) {
+static void abandon_page(hpP_heap *h, hpP_span *pg, hpP_span **keep) {
   /* Stop asking for notifications, and take what was freed remotely so far. */
   uintptr_t old = atomic_load(&pg->remote);
   while (!atomic_compare_exchange_weak(&pg->remote, &old, old & ~HPP_FULL)) {}
@@ -715,19 +715,19 @@ static void abandon_page(hpP_heap *h, hpP_page *pg, hpP_page **keep) {
 }
 
 void hpP_heap_abandon(hpP_heap *h) {
-  hpP_page *pages = NULL;
+  hpP_span *pages = NULL;
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     hpP_queue *q = &h->q[c];
     if (q->current != &hpP_empty_page) abandon_page(h, q->current, &pages);
     q->current = &hpP_empty_page;
-    for (hpP_page *pg = q->avail.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
-    for (hpP_page *pg = q->full.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    for (hpP_span *pg = q->avail.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    for (hpP_span *pg = q->full.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
     q->avail = q->full = (hpP_list){ NULL, NULL };
   }
-  for (hpP_page *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
+  for (hpP_span *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
   while (atomic_load(&h->notifiers) != 0) {}     /* freers between owner check and push */
   drain_pending(h);                              /* none of these pages is h's any more */
-  for (hpP_page *pg = pages, *n; pg; pg = n) {
+  for (hpP_span *pg = pages, *n; pg; pg = n) {
     n = pg->next;
     pg->next = NULL;
     if (hpP_page_releasable(pg)) span_release(pg);
@@ -761,17 +761,17 @@ hpP_heap *hpP_thread_heap_slow(void) { return thread_heap(); }
  *  For the collector: walking and sweeping the pages of a tracked heap
  * ------------------------------------------------------------------------------------ */
 
-void hpP_heap_foreach_page(hpP_heap *h, void (*fn)(hpP_page *, void *), void *arg) {
+void hpP_heap_foreach_page(hpP_heap *h, void (*fn)(hpP_span *, void *), void *arg) {
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     hpP_queue *q = &h->q[c];
-    hpP_page *n;
+    hpP_span *n;
     if (q->current != &hpP_empty_page) fn(q->current, arg);
-    for (hpP_page *pg = q->avail.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
-    for (hpP_page *pg = q->full.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_span *pg = q->avail.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_span *pg = q->full.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
   }
 }
 
-size_t hpP_page_sweep(hpP_heap *h, hpP_page *pg) {
+size_t hpP_page_sweep(hpP_heap *h, hpP_span *pg) {
   uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
   uint32_t words = (atomic_load_explicit(&pg->reserved, memory_order_relaxed) + 63) / 64;
   size_t freed = 0;
@@ -819,10 +819,10 @@ void *hp_pool_alloc_aligned(size_t size, size_t align) {
 
 size_t hp_pool_usable_size(const void *p) {
   if (p == NULL) return 0;
-  hpP_page *pg = hpP_span_of(p);
+  hpP_span *pg = hpP_span_of(p);
   if (pg == NULL) return 0;
   if (pg->kind == HPP_SPAN_BLOCKS) return pg->block_size;
-  if (pg->kind == HPP_SPAN_HUGE) return ((size_t)pg->npages << HPP_PAGE_SHIFT) - (size_t)((const uint8_t *)p - hpP_page_start(pg));
+  if (pg->kind == HPP_SPAN_HUGE) return ((size_t)pg->npages << HPP_PAGE_SHIFT) - (size_t)((const uint8_t *)p - hpP_span_start(pg));
   return 0;
 }
 
@@ -832,12 +832,12 @@ static void heap_trim(hpP_heap *h) {
   drain_pending(h);
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     hpP_queue *q = &h->q[c];
-    hpP_page *cur = q->current;
+    hpP_span *cur = q->current;
     set_current(q, &hpP_empty_page);             /* so that free_slow may release it */
     if (cur != &hpP_empty_page) hpP_list_push_front(&q->avail, cur);
     for (hpP_list *list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
-      hpP_page *n;
-      for (hpP_page *pg = list->head; pg; pg = n) {
+      hpP_span *n;
+      for (hpP_span *pg = list->head; pg; pg = n) {
         n = pg->next;
         hpP_collect_remote(pg);
         hpP_free_slow(h, pg);
@@ -856,9 +856,9 @@ size_t hp_pool_trim(void) {
  *  For the collector: freeing a huge block, and a whole heap
  * ------------------------------------------------------------------------------------ */
 
-void hpP_huge_free_span(hpP_page *pg) { huge_free(pg, hpP_page_start(pg), 0); }
+void hpP_huge_free_span(hpP_span *pg) { huge_free(pg, hpP_span_start(pg), 0); }
 
-static void release_page(hpP_page *pg, void *arg) {
+static void release_page(hpP_span *pg, void *arg) {
   fold_counts(arg, pg);
   atomic_store_explicit(&pg->owner, NULL, memory_order_relaxed);
   atomic_store_explicit(&pg->remote, 0, memory_order_relaxed);

@@ -9,12 +9,12 @@
 #define HP_POOLS_LIST_H
 
 typedef struct hpP_list {
-  hpP_page *head, *tail;
+  hpP_span *head, *tail;
 } hpP_list;
 
 hp_inline bool hpP_list_empty(const hpP_list *l) { return l->head == NULL; }
 
-hp_inline void hpP_list_push_front(hpP_list *l, hpP_page *x) {
+hp_inline void hpP_list_push_front(hpP_list *l, hpP_span *x) {
   x->prev = NULL;
   x->next = l->head;
   if (l->head) l->head->prev = x;
@@ -22,7 +22,7 @@ hp_inline void hpP_list_push_front(hpP_list *l, hpP_page *x) {
   l->head = x;
 }
 
-hp_inline void hpP_list_push_back(hpP_list *l, hpP_page *x) {
+hp_inline void hpP_list_push_back(hpP_list *l, hpP_span *x) {
   x->next = NULL;
   x->prev = l->tail;
   if (l->tail) l->tail->next = x;
@@ -30,7 +30,7 @@ hp_inline void hpP_list_push_back(hpP_list *l, hpP_page *x) {
   l->tail = x;
 }
 
-hp_inline void hpP_list_remove(hpP_list *l, hpP_page *x) {
+hp_inline void hpP_list_remove(hpP_list *l, hpP_span *x) {
   if (x->prev) x->prev->next = x->next;
   else l->head = x->next;
   if (x->next) x->next->prev = x->prev;
@@ -39,8 +39,8 @@ hp_inline void hpP_list_remove(hpP_list *l, hpP_page *x) {
 }
 
 /* Removes and returns the first element, or NULL. */
-hp_inline hpP_page *hpP_list_pop_front(hpP_list *l) {
-  hpP_page *x = l->head;
+hp_inline hpP_span *hpP_list_pop_front(hpP_list *l) {
+  hpP_span *x = l->head;
   if (x) hpP_list_remove(l, x);
   return x;
 }

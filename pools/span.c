@@ -27,14 +27,14 @@
 uintptr_t hpP_base;
 size_t hpP_size;
 _Atomic uint32_t *hpP_map;
-hpP_page *hpP_pages;
+hpP_span *hpP_pages;
 uint64_t *hpP_bitmaps;
 hpP_global_stats hpP_gstats;
 
 static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
-static hpP_page *bins[HPP_NBINS]; /* free spans, linked through next/prev */
+static hpP_list bins[HPP_NBINS];  /* free spans, linked through next/prev */
 static uint64_t bins_used;        /* bit b set iff bins[b] is not empty */
 
 void hpP_lock(void) { pthread_mutex_lock(&span_lock); }
@@ -53,7 +53,7 @@ static void init_reservation(void) {
     void *base = hpS_reserve(size, HPP_PAGE);
     if (base == NULL) continue;
     void *map = hpS_reserve(n * sizeof(uint32_t), 4096);
-    void *pages = hpS_reserve(n * sizeof(hpP_page), 4096);
+    void *pages = hpS_reserve(n * sizeof(hpP_span), 4096);
     void *bits = hpS_reserve(n * HPP_NBITMAPS * HPP_BITS_WORDS * sizeof(uint64_t), 4096);
     if (map == NULL || pages == NULL || bits == NULL) continue; /* rare: leave it mapped */
     hpP_map = map;
@@ -86,34 +86,28 @@ static unsigned bin_of(size_t n) {
   return b < HPP_NBINS ? b : HPP_NBINS - 1;
 }
 
-static size_t index_of(const hpP_page *s) { return (size_t)(s - hpP_pages); }
+static size_t index_of(const hpP_span *s) { return (size_t)(s - hpP_pages); }
 
-static void bin_insert(hpP_page *s) {
+static void bin_insert(hpP_span *s) {
   unsigned b = bin_of(s->npages);
-  s->prev = NULL;
-  s->next = bins[b];
-  if (bins[b]) bins[b]->prev = s;
-  bins[b] = s;
+  hpP_list_push_front(&bins[b], s);
   bins_used |= (uint64_t)1 << b;
 }
 
-static void bin_remove(hpP_page *s) {
+static void bin_remove(hpP_span *s) {
   unsigned b = bin_of(s->npages);
-  if (s->prev) s->prev->next = s->next;
-  else bins[b] = s->next;
-  if (s->next) s->next->prev = s->prev;
-  s->next = s->prev = NULL;
-  if (bins[b] == NULL) bins_used &= ~((uint64_t)1 << b);
+  hpP_list_remove(&bins[b], s);
+  if (hpP_list_empty(&bins[b])) bins_used &= ~((uint64_t)1 << b);
 }
 
-static void count_free(const hpP_page *s, int sign) {
+static void count_free(const hpP_span *s, int sign) {
   atomic_fetch_add(s->dirty ? &hpP_gstats.pages_free_dirty : &hpP_gstats.pages_free_clean,
                    sign * (int64_t)s->npages);
 }
 
 /* Makes pages [first, first+n) a free span (not yet in a bin). */
-static hpP_page *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at) {
-  hpP_page *s = &hpP_pages[first];
+static hpP_span *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at) {
+  hpP_span *s = &hpP_pages[first];
   s->kind = HPP_SPAN_FREE;
   s->npages = (uint32_t)n;
   s->dirty = dirty;
@@ -123,7 +117,7 @@ static hpP_page *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at
 }
 
 /* Takes free span s out of the pool: it stops being findable as a neighbour. */
-static void unmark_free(hpP_page *s) {
+static void unmark_free(hpP_span *s) {
   bin_remove(s);
   count_free(s, -1);
   hpP_pages[index_of(s) + s->npages - 1].free_first = 0;
@@ -134,7 +128,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
   if (first > 1) {
     uint32_t f = hpP_pages[first - 1].free_first;
     if (f != 0) {
-      hpP_page *left = &hpP_pages[f - 1];
+      hpP_span *left = &hpP_pages[f - 1];
       if (left->kind == HPP_SPAN_FREE && f - 1 + left->npages == first) {
         unmark_free(left);
         dirty |= left->dirty;
@@ -146,7 +140,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
   }
   size_t right = first + n;
   if (right < top) {
-    hpP_page *r = &hpP_pages[right];
+    hpP_span *r = &hpP_pages[right];
     if (r->kind == HPP_SPAN_FREE && hpP_map[right] == 0 && r->npages > 0 &&
         hpP_pages[right + r->npages - 1].free_first == right + 1) {
       unmark_free(r);
@@ -156,7 +150,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
       r->npages = 0;
     }
   }
-  hpP_page *s = mark_free(first, n, dirty, now);
+  hpP_span *s = mark_free(first, n, dirty, now);
   bin_insert(s);
   count_free(s, +1);
 }
@@ -171,13 +165,13 @@ static void map_span(size_t first, size_t n, uint32_t value) {
 
 /* Carves [at, at+n) out of the free span s (removed from its bin already) and gives the
  * rest back. */
-static void carve(hpP_page *s, size_t at, size_t n) {
+static void carve(hpP_span *s, size_t at, size_t n) {
   size_t first = index_of(s), end = first + s->npages;
   bool dirty = s->dirty;
   uint64_t t = s->freed_at;
   s->kind = HPP_SPAN_RAW;
-  if (at > first) { hpP_page *l = mark_free(first, at - first, dirty, t); bin_insert(l); count_free(l, +1); }
-  if (at + n < end) { hpP_page *r = mark_free(at + n, end - at - n, dirty, t); bin_insert(r); count_free(r, +1); }
+  if (at > first) { hpP_span *l = mark_free(first, at - first, dirty, t); bin_insert(l); count_free(l, +1); }
+  if (at + n < end) { hpP_span *r = mark_free(at + n, end - at - n, dirty, t); bin_insert(r); count_free(r, +1); }
 }
 
 static size_t align_up(size_t i, size_t a) { return (i + a - 1) / a * a; }
@@ -189,7 +183,7 @@ static size_t align_up(size_t i, size_t a) { return (i + a - 1) / a * a; }
 
 /* Whether free span s can hold npages aligned to align_pages (in address pages); *at is
  * where the span would start. */
-static bool fits(const hpP_page *s, size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+static bool fits(const hpP_span *s, size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
   size_t i = index_of(s);
   size_t a = align_up(base_pages + i, align_pages) - base_pages;
   if (a + npages > i + s->npages) return false;
@@ -209,12 +203,12 @@ static unsigned next_bin(unsigned b) {
  * start. So: the bins below need's are probed (a few spans each, best fit first); then the
  * first span of the lowest non-empty bin of spans that all fit (exact bins hold one size; a
  * power-of-two bin [2^k, 2^(k+1)) is probed, and the next one wholly fits). */
-static hpP_page *find_fit(size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+static hpP_span *find_fit(size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
   size_t need = npages + align_pages - 1;
   unsigned lo = bin_of(npages), hi = bin_of(need);
   for (unsigned b = next_bin(lo); b <= hi && b < HPP_NBINS; b = next_bin(b + 1)) {
     int probes = 0;
-    for (hpP_page *s = bins[b]; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
+    for (hpP_span *s = bins[b].head; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
       hpP_gstats.span_probes++;
       if (fits(s, npages, align_pages, base_pages, at)) return s;
     }
@@ -222,13 +216,13 @@ static hpP_page *find_fit(size_t npages, size_t align_pages, size_t base_pages, 
   unsigned b = next_bin(hi + 1);
   if (b < HPP_NBINS) {
     hpP_gstats.span_probes++;
-    if (fits(bins[b], npages, align_pages, base_pages, at)) return bins[b];
+    if (fits(bins[b].head, npages, align_pages, base_pages, at)) return bins[b].head;
     hp_assert(!"a span of a bin above need's does not fit");
   }
   return NULL;
 }
 
-hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zeroed) {
+hpP_span *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zeroed) {
   if (!hpP_init() || npages == 0 || npages > npages_total) { errno = ENOMEM; return NULL; }
   if (align_pages == 0) align_pages = 1;
   /* Alignment is of addresses; hpP_base is only HPP_PAGE aligned. */
@@ -236,7 +230,7 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
   hpP_lock();
   size_t at = 0;
   bool was_dirty = false;
-  hpP_page *found = find_fit(npages, align_pages, base_pages, &at);
+  hpP_span *found = find_fit(npages, align_pages, base_pages, &at);
   hpP_gstats.span_allocs++;
   if (found) {
     was_dirty = found->dirty;
@@ -248,7 +242,7 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
     if (at > top) insert_coalesced(top, at - top, false, 0);
     top = at + npages;
   }
-  hpP_page *s = &hpP_pages[at];
+  hpP_span *s = &hpP_pages[at];
   memset(s, 0, sizeof *s);
   s->kind = (uint8_t)kind;
   s->npages = (uint32_t)npages;
@@ -258,11 +252,11 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
   return s;
 }
 
-void hpP_span_free(hpP_page *s, bool now) {
+void hpP_span_free(hpP_span *s, bool now) {
   size_t first = index_of(s), n = s->npages;
   if (now) {
     size_t bytes = n << HPP_PAGE_SHIFT;
-    hpS_decommit(hpP_page_start(s), bytes);
+    hpS_decommit(hpP_span_start(s), bytes);
     atomic_fetch_add(&hpP_gstats.bytes_returned, bytes);
   }
   hpP_lock();
@@ -283,9 +277,9 @@ size_t hpP_purge(bool force) {
   hpP_lock();
   for (;;) {
     uint64_t now = hpS_now_ns();
-    hpP_page *victim = NULL;
+    hpP_span *victim = NULL;
     for (unsigned b = 0; b < HPP_NBINS && !victim; b++)
-      for (hpP_page *s = bins[b]; s; s = s->next)
+      for (hpP_span *s = bins[b].head; s; s = s->next)
         if (s->dirty && (force || now - s->freed_at >= delay)) { victim = s; break; }
     if (!victim) break;
     /* Take it out of the pool while the lock is dropped for the system call; marked RAW, it
@@ -294,7 +288,7 @@ size_t hpP_purge(bool force) {
     unmark_free(victim);
     victim->kind = HPP_SPAN_RAW;
     hpP_unlock();
-    hpS_decommit(hpP_page_start(victim), n << HPP_PAGE_SHIFT);
+    hpS_decommit(hpP_span_start(victim), n << HPP_PAGE_SHIFT);
     returned += n << HPP_PAGE_SHIFT;
     hpP_lock();
     insert_coalesced(first, n, false, now);
@@ -308,22 +302,22 @@ size_t hpP_purge(bool force) {
  *  Walking
  * ------------------------------------------------------------------------------------ */
 
-void hpP_foreach_span(bool (*fn)(hpP_page *span, void *arg), void *arg) {
+void hpP_foreach_span(bool (*fn)(hpP_span *span, void *arg), void *arg) {
   if (!hpP_init()) return;
   hpP_lock();
   hpP_foreach_span_locked(fn, arg);
   hpP_unlock();
 }
 
-void hpP_foreach_span_locked(bool (*fn)(hpP_page *span, void *arg), void *arg) {
+void hpP_foreach_span_locked(bool (*fn)(hpP_span *span, void *arg), void *arg) {
   for (size_t i = 1; i < top;) {
     uint32_t m = atomic_load_explicit(&hpP_map[i], memory_order_relaxed);
     if (m == 0) {
-      hpP_page *s = &hpP_pages[i];
+      hpP_span *s = &hpP_pages[i];
       i += (s->kind == HPP_SPAN_FREE && s->npages) ? s->npages : 1;
       continue;
     }
-    hpP_page *s = &hpP_pages[m - 1];
+    hpP_span *s = &hpP_pages[m - 1];
     i = m - 1 + s->npages;
     if (!fn(s, arg)) break;
   }

@@ -22,14 +22,14 @@ typedef struct walk {
   uint64_t allocs[HPP_CLASSES], req[HPP_CLASSES], used[HPP_CLASSES];  /* the pages' counts */
 } walk;
 
-static bool visit(hpP_page *s, void *arg) {
+static bool visit(hpP_span *s, void *arg) {
   walk *w = arg;
   if (s->arena != HPP_ARENA_PUBLIC) return true;
   size_t bytes = (size_t)s->npages << HPP_PAGE_SHIFT;
   if (s->kind == HPP_SPAN_HUGE) {
     w->huge_pages += s->npages;
     w->huge_committed += bytes;
-    w->huge_resident += hpS_resident(hpP_page_start(s), bytes);
+    w->huge_resident += hpS_resident(hpP_span_start(s), bytes);
     return true;
   }
   if (s->kind != HPP_SPAN_BLOCKS) return true;
@@ -48,7 +48,7 @@ static bool visit(hpP_page *s, void *arg) {
   touched = (touched + ps - 1) / ps * ps;
   if (touched > bytes) touched = bytes;
   c->bytes_committed += touched;
-  if (touched) c->bytes_resident += hpS_resident(hpP_page_start(s), touched);
+  if (touched) c->bytes_resident += hpS_resident(hpP_span_start(s), touched);
   return true;
 }
 
