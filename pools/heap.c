@@ -32,6 +32,31 @@ hpP_heap *_Atomic hpP_all_heaps;
  *  Queues
  * ------------------------------------------------------------------------------------ */
 
+/* The avail queue: an hpS_list whose tail is kept, so that pages can be appended. */
+static void avail_remove(hpP_queue *q, hpP_span *pg) {
+  if (q->avail_tail == pg) q->avail_tail = pg->prev;
+  hpS_list_remove(&q->avail, pg);
+}
+
+static void avail_push_back(hpP_queue *q, hpP_span *pg) {
+  pg->next = NULL;
+  pg->prev = q->avail_tail;
+  if (q->avail_tail) q->avail_tail->next = pg;
+  else q->avail = pg;
+  q->avail_tail = pg;
+}
+
+static void avail_push_front(hpP_queue *q, hpP_span *pg) {
+  hpS_list_push(&q->avail, pg);
+  if (q->avail_tail == NULL) q->avail_tail = pg;
+}
+
+static hpP_span *avail_pop_front(hpP_queue *q) {
+  hpP_span *pg = q->avail;
+  if (pg) avail_remove(q, pg);
+  return pg;
+}
+
 /* Makes pg (or &hpP_empty_page) the current page of q; pg is on no list. */
 static void set_current(hpP_queue *q, hpP_span *pg) {
   if (q->current != &hpP_empty_page) q->current->current = 0;  /* the empty page is shared */
@@ -43,8 +68,8 @@ static void set_current(hpP_queue *q, hpP_span *pg) {
 static void queue_remove(hpP_heap *h, hpP_span *pg) {
   hpP_queue *q = &h->q[pg->cls];
   if (q->current == pg) set_current(q, &hpP_empty_page);
-  else if (pg->in_full) hpP_list_remove(&q->full, pg);
-  else hpP_list_remove(&q->avail, pg);
+  else if (pg->in_full) hpS_list_remove(&q->full, pg);
+  else avail_remove(q, pg);
   pg->in_full = 0;
 }
 
@@ -138,12 +163,12 @@ static void span_release(hpP_span *s) {
  * ------------------------------------------------------------------------------------ */
 
 static pthread_mutex_t abandoned_mu = PTHREAD_MUTEX_INITIALIZER;
-static hpP_list abandoned[HPP_NARENAS][HPP_CLASSES];
+static hpP_span *abandoned[HPP_NARENAS][HPP_CLASSES];   /* hpS_lists */
 hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 
 static void abandoned_push(hpP_span *pg) {
   pthread_mutex_lock(&abandoned_mu);
-  hpP_list_push_front(&abandoned[pg->arena][pg->cls], pg);
+  hpS_list_push(&abandoned[pg->arena][pg->cls], pg);
   atomic_fetch_add(&nabandoned, 1);
   pthread_mutex_unlock(&abandoned_mu);
   purger_wake();      /* its blocks may be freed later: the purger collects them */
@@ -160,11 +185,11 @@ static hpP_span *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
   hpP_span *pg = NULL;
   pthread_mutex_lock(&abandoned_mu);
   int looked = 0;
-  for (hpP_span *p = abandoned[arena][cls].head; p && looked < 16; p = p->next, looked++) {
+  for (hpP_span *p = abandoned[arena][cls]; p && looked < 16; p = p->next, looked++) {
     if (has_room(p)) { pg = p; break; }
   }
   if (pg) {
-    hpP_list_remove(&abandoned[arena][cls], pg);
+    hpS_list_remove(&abandoned[arena][cls], pg);
     atomic_fetch_sub(&nabandoned, 1);
     atomic_store_explicit(&pg->owner, adopter, memory_order_release);
   }
@@ -178,11 +203,11 @@ void hpP_reclaim_abandoned(void) {
   for (int a = 0; a < HPP_NARENAS; a++) {
     for (unsigned c = 0; c < HPP_CLASSES; c++) {
       hpP_span *next;
-      for (hpP_span *pg = abandoned[a][c].head; pg; pg = next) {
+      for (hpP_span *pg = abandoned[a][c]; pg; pg = next) {
         next = pg->next;
         hpP_collect_remote(pg);
         if (hpP_page_releasable(pg)) {
-          hpP_list_remove(&abandoned[a][c], pg);
+          hpS_list_remove(&abandoned[a][c], pg);
           atomic_fetch_sub(&nabandoned, 1);
           if (HP_STATS) {                       /* the page's counts outlive it (stats.c) */
             hpP_lock();
@@ -333,9 +358,9 @@ static bool park_full(hpP_heap *h, hpP_span *pg) {
   }
   hpP_queue *q = &h->q[pg->cls];
   if (q->current == pg) set_current(q, &hpP_empty_page);
-  else hpP_list_remove(&q->avail, pg);
+  else avail_remove(q, pg);
   pg->in_full = 1;
-  hpP_list_push_front(&q->full, pg);
+  hpS_list_push(&q->full, pg);
   return true;
 }
 
@@ -345,9 +370,9 @@ static bool park_full(hpP_heap *h, hpP_span *pg) {
  * needless, which costs less than an atomic here on every unpark. */
 static void unpark(hpP_heap *h, hpP_span *pg) {
   hpP_queue *q = &h->q[pg->cls];
-  hpP_list_remove(&q->full, pg);
+  hpS_list_remove(&q->full, pg);
   pg->in_full = 0;
-  hpP_list_push_back(&q->avail, pg);
+  avail_push_back(q, pg);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -388,7 +413,7 @@ void *hpP_alloc_slow(hpP_heap *h, unsigned cls) {
       if (!park_full(h, pg)) continue;          /* a remote free came in: take it */
     }
     drain_pending(h);
-    pg = hpP_list_pop_front(&q->avail);
+    pg = avail_pop_front(q);
     if (pg == NULL) {
       pg = abandoned_take(h->arena, cls, h);
       if (pg == NULL) {
@@ -445,7 +470,7 @@ static void remote_free(hpP_span *pg, hpP_block *b) {
      * list, or collected from it, since it was last handed out"; free_block checks it. */
     uint32_t i = hpP_block_index(pg, b);
     if (!bit_get(hpP_span_bits(pg, HPP_BITS_ALLOC), i))
-      hpR_fatal("hp: double free of pool block %p (freed by its owner, then by another thread)", (void *)b);
+      hpS_fatal("hp: double free of pool block %p (freed by its owner, then by another thread)", (void *)b);
     _Atomic uint64_t *w = (_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
     uint64_t m = (uint64_t)1 << (i & 63);
     if (atomic_fetch_or(w, m) & m) hpS_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
@@ -498,7 +523,7 @@ hp_inline void free_block(hpP_span *pg, void *p, size_t size) {
     bad_free(p, "not the start of a block (interior pointer?)");
   if (hp_likely(atomic_load_explicit(&pg->owner, memory_order_relaxed) == h)) {
     if (HP_DEBUG >= 2 && pg->arena == HPP_ARENA_PUBLIC && bit_get(hpP_span_bits(pg, HPP_BITS_AUX), hpP_block_index(pg, b)))
-      hpR_fatal("hp: double free of pool block %p (freed by another thread, then by its owner)", p);
+      hpS_fatal("hp: double free of pool block %p (freed by another thread, then by its owner)", p);
     if (HP_DEBUG >= 2 || pg->tracked) track_free(pg, b, "freed by its owner");
     b->next = pg->local_free;
     pg->local_free = b;
@@ -720,9 +745,9 @@ void hpP_heap_abandon(hpP_heap *h) {
     hpP_queue *q = &h->q[c];
     if (q->current != &hpP_empty_page) abandon_page(h, q->current, &pages);
     q->current = &hpP_empty_page;
-    for (hpP_span *pg = q->avail.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
-    for (hpP_span *pg = q->full.head, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
-    q->avail = q->full = (hpP_list){ NULL, NULL };
+    for (hpP_span *pg = q->avail, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    for (hpP_span *pg = q->full, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
+    q->avail = q->avail_tail = q->full = NULL;
   }
   for (hpP_span *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
   while (atomic_load(&h->notifiers) != 0) {}     /* freers between owner check and push */
@@ -766,8 +791,8 @@ void hpP_heap_foreach_page(hpP_heap *h, void (*fn)(hpP_span *, void *), void *ar
     hpP_queue *q = &h->q[c];
     hpP_span *n;
     if (q->current != &hpP_empty_page) fn(q->current, arg);
-    for (hpP_span *pg = q->avail.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
-    for (hpP_span *pg = q->full.head; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_span *pg = q->avail; pg; pg = n) { n = pg->next; fn(pg, arg); }
+    for (hpP_span *pg = q->full; pg; pg = n) { n = pg->next; fn(pg, arg); }
   }
 }
 
@@ -834,10 +859,10 @@ static void heap_trim(hpP_heap *h) {
     hpP_queue *q = &h->q[c];
     hpP_span *cur = q->current;
     set_current(q, &hpP_empty_page);             /* so that free_slow may release it */
-    if (cur != &hpP_empty_page) hpP_list_push_front(&q->avail, cur);
-    for (hpP_list *list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
+    if (cur != &hpP_empty_page) avail_push_front(q, cur);
+    for (hpP_span **list = &q->avail; list != NULL; list = (list == &q->avail ? &q->full : NULL)) {
       hpP_span *n;
-      for (hpP_span *pg = list->head; pg; pg = n) {
+      for (hpP_span *pg = *list; pg; pg = n) {
         n = pg->next;
         hpP_collect_remote(pg);
         hpP_free_slow(h, pg);

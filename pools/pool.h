@@ -51,6 +51,7 @@
 #ifndef HP_POOLS_POOL_H
 #define HP_POOLS_POOL_H
 #include "pools/platform/internal.h"
+#include "pools/platform/list.h"
 
 #define HPP_PAGE_SHIFT 16
 #define HPP_PAGE ((size_t)1 << HPP_PAGE_SHIFT)     /* 64 KiB */
@@ -113,15 +114,14 @@ typedef struct hpP_span {
                                    the owner's fast paths write line 1; neighbouring pages
                                    belong to different threads (no false sharing) */
 
-#include "pools/list.h"
-
 /* Per size class of a heap: the page to allocate from, the further pages that may have free
  * blocks (first in, first out: a page that gets a block back goes to the tail, and gathers
  * more frees before it comes up again), and the pages parked full. */
 typedef struct hpP_queue {
   hpP_span *current;            /* never NULL: &hpP_empty_page when there is none */
-  hpP_list avail;               /* further pages that may have free blocks */
-  hpP_list full;                /* pages with no free block, waiting for a free */
+  hpP_span *avail, *avail_tail; /* further pages that may have free blocks (hpS_list, with
+                                   the tail kept for appending: heap.c, avail_*) */
+  hpP_span *full;               /* pages with no free block, waiting for a free (hpS_list) */
 } hpP_queue;
 
 /* Statistics of one class in one heap, written by the owner only (hp_counter_add), in slow

@@ -34,7 +34,7 @@ hpP_global_stats hpP_gstats;
 static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
-static hpP_list bins[HPP_NBINS];  /* free spans, linked through next/prev */
+static hpP_span *bins[HPP_NBINS]; /* free spans: hpS_lists through next/prev */
 static uint64_t bins_used;        /* bit b set iff bins[b] is not empty */
 
 void hpP_lock(void) { pthread_mutex_lock(&span_lock); }
@@ -90,14 +90,14 @@ static size_t index_of(const hpP_span *s) { return (size_t)(s - hpP_pages); }
 
 static void bin_insert(hpP_span *s) {
   unsigned b = bin_of(s->npages);
-  hpP_list_push_front(&bins[b], s);
+  hpS_list_push(&bins[b], s);
   bins_used |= (uint64_t)1 << b;
 }
 
 static void bin_remove(hpP_span *s) {
   unsigned b = bin_of(s->npages);
-  hpP_list_remove(&bins[b], s);
-  if (hpP_list_empty(&bins[b])) bins_used &= ~((uint64_t)1 << b);
+  hpS_list_remove(&bins[b], s);
+  if (bins[b] == NULL) bins_used &= ~((uint64_t)1 << b);
 }
 
 static void count_free(const hpP_span *s, int sign) {
@@ -208,7 +208,7 @@ static hpP_span *find_fit(size_t npages, size_t align_pages, size_t base_pages, 
   unsigned lo = bin_of(npages), hi = bin_of(need);
   for (unsigned b = next_bin(lo); b <= hi && b < HPP_NBINS; b = next_bin(b + 1)) {
     int probes = 0;
-    for (hpP_span *s = bins[b].head; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
+    for (hpP_span *s = bins[b]; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
       hpP_gstats.span_probes++;
       if (fits(s, npages, align_pages, base_pages, at)) return s;
     }
@@ -216,7 +216,7 @@ static hpP_span *find_fit(size_t npages, size_t align_pages, size_t base_pages, 
   unsigned b = next_bin(hi + 1);
   if (b < HPP_NBINS) {
     hpP_gstats.span_probes++;
-    if (fits(bins[b].head, npages, align_pages, base_pages, at)) return bins[b].head;
+    if (fits(bins[b], npages, align_pages, base_pages, at)) return bins[b];
     hp_assert(!"a span of a bin above need's does not fit");
   }
   return NULL;
@@ -279,7 +279,7 @@ size_t hpP_purge(bool force) {
     uint64_t now = hpS_now_ns();
     hpP_span *victim = NULL;
     for (unsigned b = 0; b < HPP_NBINS && !victim; b++)
-      for (hpP_span *s = bins[b].head; s; s = s->next)
+      for (hpP_span *s = bins[b]; s; s = s->next)
         if (s->dirty && (force || now - s->freed_at >= delay)) { victim = s; break; }
     if (!victim) break;
     /* Take it out of the pool while the lock is dropped for the system call; marked RAW, it
