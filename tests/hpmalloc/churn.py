@@ -1,10 +1,13 @@
 # tests/hpmalloc/churn.py -- an allocation-heavy python3 script with a deterministic output:
 # dicts and lists built and dropped, strings joined and split, a checksum printed.
 import random
+import sys
+
+rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 
 rng = random.Random(20261204)
 total = 0
-for rnd in range(15):
+for rnd in range(rounds):
     d = {}
     for i in range(20000):
         k = "k%d_%d" % (rnd, rng.randrange(100000))

@@ -59,6 +59,35 @@ run gcc -O2 -Wall -o prog prog.c
 gcc -O2 -o prog-ref prog.c
 [ "$(run ./prog)" = "$(./prog-ref)" ] || fail "gcc: the program's output differs"
 
+# 3b. g++: C++'s operator new and delete reach the pools through malloc and free (libstdc++
+# calls them), and the aligned new through aligned_alloc.
+cat > newdel.cc <<'CC'
+#include <malloc.h>
+#include <cstdio>
+#include <map>
+#include <new>
+#include <string>
+#include <vector>
+struct alignas(64) Wide { char b[64]; };
+int main() {
+  char *p = new char[100];
+  Wide *w = new Wide[3];
+  std::map<int, std::string> m;
+  for (int i = 0; i < 100000; i++) m[i * 7 % 100003] = std::to_string(i);
+  std::vector<std::string> v;
+  for (auto &kv : m) v.push_back(kv.second + "!");
+  long sum = 0;
+  for (auto &s : v) sum += (long)s.size();
+  std::printf("%zu %d %ld\n", malloc_usable_size(p), (int)(((unsigned long)w) % 64), sum);
+  delete[] w;
+  delete[] p;
+  return 0;
+}
+CC
+run g++ -O2 -o newdel newdel.cc
+got=$(run ./newdel)
+[ "$got" = "112 0 588890" ] || fail "g++: '$got' (usable size of new char[100], alignment of new Wide, checksum)"
+
 # 4. sqlite3: a generated database, queried.
 {
   echo "create table t(id integer primary key, name text, v real);"
