@@ -34,16 +34,17 @@ def run_once(cmd, env, cwd, stdin=None):
                "r=subprocess.run(json.loads(sys.argv[1]),stdin=open(sys.argv[2]) if sys.argv[2] else None,"
                "stdout=subprocess.PIPE,stderr=subprocess.PIPE)\n"
                "t=time.monotonic()-t\n"
-               "m=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-               "sys.stdout.write(json.dumps([r.returncode,t,m,r.stdout.decode(errors='replace')[-2000:],"
+               "u=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "m=u.ru_maxrss\n"
+               "sys.stdout.write(json.dumps([r.returncode,t,m,u.ru_utime+u.ru_stime,r.stdout.decode(errors='replace')[-2000:],"
                "r.stderr.decode(errors='replace')[-2000:]]))\n")
     import json
     out = subprocess.run(["/usr/bin/python3", "-c", wrapper, json.dumps(cmd), stdin or ""],
                          env=env, cwd=cwd, stdout=subprocess.PIPE, check=True).stdout
-    rc, t, m, so, se = json.loads(out)
+    rc, t, m, cpu, so, se = json.loads(out)
     if rc != 0:
         raise RuntimeError("%s failed (%d): %s" % (cmd, rc, se))
-    return t, m, so
+    return t, m, cpu, so
 
 def gen_c(path, nfun=1000):
     with open(path, "w") as f:
@@ -91,7 +92,10 @@ def run_redis(env_server, cwd):
         t = time.monotonic() - t
         with open("/proc/%d/status" % srv.pid) as f:
             hwm = [int(l.split()[1]) for l in f if l.startswith("VmHWM:")][0]
-        return t, hwm, ""
+        with open("/proc/%d/stat" % srv.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")   # the server's
+        return t, hwm, cpu, ""
     finally:
         srv.terminate()
         srv.wait()
@@ -135,23 +139,22 @@ def main():
                     env.pop("LD_PRELOAD", None)
                     if lib: env["LD_PRELOAD"] = lib
                     if cmd is None:
-                        t, m, out = run_redis(env, work)
+                        t, m, cpu, out = run_redis(env, work)
                     else:
-                        t, m, out = run_once(cmd, env, work)
+                        t, m, cpu, out = run_once(cmd, env, work)
                         if key == "gcc": out = ""
                         if ref is None: ref = out
                         elif out != ref: raise RuntimeError("%s under %s: output differs" % (key, name))
-                    res.setdefault((key, name), []).append((t, m))
+                    res.setdefault((key, name), []).append((t, m, cpu))
             print("done %s" % key, file=sys.stderr)
         names = [n for n, _ in allocs]
-        print("| program | " + " | ".join("%s s" % n for n in names) + " | " + " | ".join("%s MiB" % n for n in names) + " | hp / best time | hp RSS / glibc |")
-        print("|---" * (2 * len(names) + 3) + "|")
+        print("| program | measure | " + " | ".join(names) + " | hp / best other |")
+        print("|---" * (len(names) + 3) + "|")
         for key, desc, _, _ in progs:
-            ts = {n: statistics.median(x[0] for x in res[(key, n)]) for n in names}
-            ms = {n: statistics.median(x[1] for x in res[(key, n)]) / 1024.0 for n in names}
-            best = min(ts[n] for n in names if n != "hp")
-            print("| %s | %s | %s | %.2f | %.2f |" % (desc, " | ".join("%.3f" % ts[n] for n in names),
-                  " | ".join("%.1f" % ms[n] for n in names), ts["hp"] / best, ms["hp"] / ms["glibc"]))
+            for i, what, scale, fmt in ((0, "wall s", 1.0, "%.3f"), (2, "CPU s", 1.0, "%.3f"), (1, "peak RSS MiB", 1024.0, "%.1f")):
+                v = {n: statistics.median(x[i] for x in res[(key, n)]) / scale for n in names}
+                best = min(v[n] for n in names if n != "hp")
+                print("| %s | %s | %s | %.2f |" % (desc, what, " | ".join(fmt % v[n] for n in names), v["hp"] / best))
         print("load after: %s" % open("/proc/loadavg").read().strip(), file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
