@@ -59,7 +59,7 @@ static void check_weak_slot(void **slot, void *ctx) {
   check_slot(slot, ctx);
   void *p = *slot;
   if (!hpP_contains(p) || hpC_is_young(v->h, p)) return;
-  hpP_page *pg;
+  hpP_span *pg;
   uint64_t *hdr = hpP_block_of((uint64_t *)p - 1, &pg);
   if (pg == NULL || pg->arena != HPP_ARENA_GC || hdr != (uint64_t *)p - 1) return;
   uint32_t i = hpP_block_index(pg, hdr);
