@@ -584,11 +584,13 @@ void hp_pool_free_sized(void *p, size_t size) { pool_free(p, size ? size : 1); }
  *  Huge blocks: whole spans, returned to the OS when freed
  * ------------------------------------------------------------------------------------ */
 
-void *hpP_huge_alloc(size_t size, size_t align, int arena) {
+void *hpP_huge_alloc(size_t size, size_t align, int arena) { return hpP_huge_alloc_z(size, align, arena, NULL); }
+
+void *hpP_huge_alloc_z(size_t size, size_t align, int arena, bool *zeroed) {
   if (!hpP_init() || size > hpP_size || align > hpP_size) { errno = ENOMEM; return NULL; }
   size_t npages = (size + HPP_PAGE - 1) >> HPP_PAGE_SHIFT;
   if (npages == 0) npages = 1;
-  hpP_span *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, NULL);
+  hpP_span *pg = hpP_span_alloc(npages, align > HPP_PAGE ? align >> HPP_PAGE_SHIFT : 1, HPP_SPAN_HUGE, zeroed);
   if (pg == NULL) return NULL;
   hpP_lock();                                  /* fixed fields: see page_init */
   pg->arena = (uint8_t)arena;

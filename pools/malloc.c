@@ -44,6 +44,12 @@ HPM_EXPORT void cfree(void *p) { free(p); }
 HPM_EXPORT void *calloc(size_t n, size_t size) {
   size_t bytes;
   if (__builtin_mul_overflow(n, size, &bytes)) { errno = ENOMEM; return NULL; }
+  if (bytes > HPP_LARGE_MAX) {            /* a huge block: often fresh pages, zero already */
+    bool zeroed = false;
+    void *p = hpP_huge_alloc_z(bytes, 0, HPP_ARENA_PUBLIC, &zeroed);
+    if (p != NULL && !zeroed) memset(p, 0, bytes);
+    return p;
+  }
   void *p = hp_pool_alloc(bytes);
   if (p != NULL) memset(p, 0, bytes);
   return p;

@@ -282,6 +282,9 @@ HP_INTERNAL void hpP_heap_destroy(hpP_heap *h);
 
 /* Huge blocks and whole spans. */
 HP_INTERNAL void *hpP_huge_alloc(size_t size, size_t align, int arena);
+/* The same; *zeroed (if not NULL) says whether the block's memory is known to be zero (pages
+ * fresh from the OS or returned to it since: libhpmalloc's calloc then clears nothing). */
+HP_INTERNAL void *hpP_huge_alloc_z(size_t size, size_t align, int arena, bool *zeroed);
 /* A RAW span of npages pages for a client (the collector); NULL with errno on failure.
  * Its memory is zero if *zeroed is set on return. */
 HP_INTERNAL hpP_span *hpP_raw_alloc(size_t npages, uintptr_t client, bool *zeroed);
