@@ -36,14 +36,21 @@
 
 #define HPC_UNWIND_FRAMES 16
 
+/* The top of the calling OS thread's stack, found once per thread: for the main thread
+ * pthread_getattr_np reads /proc/self/maps, whose length grows with the mappings, so asking
+ * it at every attach made runtime creation quadratic in the number of live runtimes. */
+static __thread uintptr_t stack_hi_cached;
+
 void hpC_mutator_stack_init(hpC_mutator *th) {
   pthread_attr_t attr;
   void *addr;
   size_t size;
-  th->stack_hi = 0;
+  th->stack_hi = stack_hi_cached;
+  if (th->stack_hi != 0) return;
   if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
   if (pthread_attr_getstack(&attr, &addr, &size) == 0) th->stack_hi = (uintptr_t)addr + size;
   pthread_attr_destroy(&attr);
+  stack_hi_cached = th->stack_hi;
 }
 
 /* Scans [lo, hi) word by word. It reads stack memory that the compiler's sanitizers see as
@@ -126,7 +133,7 @@ size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
  * own collector heap). */
 uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a) {
   if (hpC_is_young(h, (void *)a)) return hpC_young_object_of(h, a);
-  hpP_page *pg;
+  hpP_span *pg;
   uint64_t *hdr = hpP_block_of((void *)a, &pg);
   if (hdr == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old) return NULL;
   size_t bytes = hpC_bytes(*hdr);

@@ -119,7 +119,7 @@ typedef struct hpC_space {
 
 struct hpC_generations {
   /* young */
-  hpP_page *young_span;
+  hpP_span *young_span;
   uintptr_t young_lo, young_hi;
   hpC_space eden, from, to;               /* `to` is empty between collections */
   /* Eden's bump pointer and the end of its run, shared by all threads: a TLAB is one CAS on
@@ -206,7 +206,7 @@ hp_inline bool hpC_is_young(const hpC_generations *h, const void *p) {
   return (uintptr_t)p - h->young_lo < hpC_young_size(h);
 }
 /* The old object whose header starts the block that holds p, or NULL. */
-HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);
+HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_span **span);
 /* gc/mark.h [black-alloc] and [unswept]: b was just allocated in the old heap. */
 HP_INTERNAL void hpC_alloc_black(hpC_generations *h, void *b, size_t bytes);
 /* Allocates an old-generation object of `bytes` (header included), not zeroed; NULL if the

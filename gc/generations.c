@@ -20,7 +20,7 @@ bool hpC_generations_init(hp_runtime *rt) {
    * page saves 511 page faults and TLB misses of 4 KiB ones. */
   h->young_span = hpP_span_alloc(total >> HPP_PAGE_SHIFT, (2 * HP_MiB) >> HPP_PAGE_SHIFT, HPP_SPAN_RAW, NULL);
   if (h->young_span == NULL) return false;
-  h->young_lo = (uintptr_t)hpP_page_start(h->young_span);
+  h->young_lo = (uintptr_t)hpP_span_start(h->young_span);
   hpS_hugepages((void *)h->young_lo, total);
   h->young_hi = h->young_lo + total;
   h->eden.lo = h->young_lo;
@@ -76,7 +76,7 @@ size_t hpC_committed(hp_runtime *rt) {
   return (h->young_hi - h->young_lo) + h->old_bytes;
 }
 
-uint64_t *hpC_old_header_of(const void *p, hpP_page **span) {
+uint64_t *hpC_old_header_of(const void *p, hpP_span **span) {
   return hpP_block_of(p, span);
 }
 
@@ -84,7 +84,7 @@ void *hpC_old_alloc_slow(hpC_generations *h, size_t bytes) {
   hp_assert(bytes > HPP_LARGE_MAX);
   void *b = hpP_huge_alloc(bytes, 0, HPP_ARENA_GC);
   if (b == NULL) return NULL;
-  hpP_page *pg = hpP_span_of(b);
+  hpP_span *pg = hpP_span_of(b);
   atomic_store_explicit(&pg->owner, h->old, memory_order_relaxed);  /* whose object: see hpC_object_of */
   for (size_t i = 0; i < pg->npages; i++)                            /* no stale cards */
     memset(hpP_bits(hpP_index(b) + i, HPP_BITS_AUX), 0, HPP_BITS_WORDS * sizeof(uint64_t));

@@ -47,7 +47,7 @@ static void mark_pinned(tracer *tr, uint64_t *hdr) {
 }
 
 /* Sets the mark bit of block i of pg; false if it was set already. */
-hp_inline bool set_mark(bool concurrent, hpP_page *pg, uint32_t i) {
+hp_inline bool set_mark(bool concurrent, hpP_span *pg, uint32_t i) {
   uint64_t *w = &hpP_span_bits(pg, HPP_BITS_MARK)[i >> 6], bit = (uint64_t)1 << (i & 63);
   if (concurrent) {
     if (hpS_word_load(w, memory_order_relaxed) & bit) return false;
@@ -69,7 +69,7 @@ hp_inline void mark_ref(tracer *tr, void *p) {
     mark_pinned(tr, hdr);
     return;
   }
-  hpP_page *pg = hpP_span_of(hdr);
+  hpP_span *pg = hpP_span_of(hdr);
   if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old)
     return;                                            /* not this collector's memory */
   uint32_t i = hpP_block_index(pg, hdr);
@@ -246,7 +246,7 @@ void hpC_mark_finish(hpC_generations *h, bool young_pinned) {
 }
 
 void hpC_alloc_black(hpC_generations *h, void *b, size_t bytes) {
-  hpP_page *pg = hpP_span_of(b);
+  hpP_span *pg = hpP_span_of(b);
   int phase = atomic_load_explicit(&h->mk.phase, memory_order_relaxed);
   if (phase == HPC_MARKING) {
     hpC_mark *mk = &h->mk;
@@ -266,7 +266,7 @@ void hpC_alloc_black(hpC_generations *h, void *b, size_t bytes) {
 }
 
 /* Clears every mark of pg (a page of the old heap). */
-static void clear_page_marks(hpP_page *pg, void *arg) {
+static void clear_page_marks(hpP_span *pg, void *arg) {
   (void)arg;
   memset(hpP_span_bits(pg, HPP_BITS_MARK), 0, HPP_BITS_WORDS * sizeof(uint64_t));
 }

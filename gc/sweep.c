@@ -17,7 +17,7 @@
 #include "gc/collector.h"
 #include "pools/platform/os.h"
 
-static size_t sweep_page(hpC_generations *h, hpP_page *pg) {
+static size_t sweep_page(hpC_generations *h, hpP_span *pg) {
   pg->client = 0;
   uint32_t bs = pg->block_size;                       /* read first: the page may go back */
   size_t n = hpP_page_sweep(h->old, pg);
@@ -35,7 +35,7 @@ static bool refill(hpP_heap *ph, unsigned cls, void *arg) {
   uint64_t t0 = v->len ? hpS_now_ns() : 0;
   bool got = false;
   while (v->len > 0 && !got) {
-    hpP_page *pg = (hpP_page *)v->items[--v->len];
+    hpP_span *pg = (hpP_span *)v->items[--v->len];
     h->mk.sweep_left--;
     got = sweep_page(h, pg) > 0;
   }
@@ -49,7 +49,7 @@ void hpC_sweep_init(hpC_generations *h) {
   h->old->refill_arg = h;
 }
 
-static void list_page(hpP_page *pg, void *arg) {
+static void list_page(hpP_span *pg, void *arg) {
   hpC_generations *h = arg;
   pg->client = HPC_UNSWEPT;
   hpC_vec_push(&h->mk.sweep[pg->cls], (uintptr_t)pg);
@@ -63,7 +63,7 @@ static void filter_remembered(hpC_generations *h) {
   size_t kept = 0;
   for (size_t i = 0; i < rs->len; i++) {
     uint64_t *hdr = hpC_header((void *)rs->items[i]);
-    hpP_page *pg = hpP_span_of(hdr);
+    hpP_span *pg = hpP_span_of(hdr);
     uint32_t b = hpP_block_index(pg, hdr);
     if ((hpP_span_bits(pg, HPP_BITS_MARK)[b >> 6] >> (b & 63)) & 1) rs->items[kept++] = rs->items[i];
   }
@@ -74,7 +74,7 @@ static size_t sweep_huge(hpC_generations *h) {
   hpC_vec *v = &h->huge;
   size_t kept = 0, freed = 0;
   for (size_t i = 0; i < v->len; i++) {
-    hpP_page *pg = hpP_span_of((void *)v->items[i]);
+    hpP_span *pg = hpP_span_of((void *)v->items[i]);
     uint64_t *bits = hpP_span_bits(pg, HPP_BITS_MARK);
     if (bits[0] & 1) {
       bits[0] &= ~(uint64_t)1;
@@ -90,7 +90,7 @@ static size_t sweep_huge(hpC_generations *h) {
 }
 
 /* Used blocks of a page and their bytes (for the count of the dead). */
-static void count_used(hpP_page *pg, void *arg) {
+static void count_used(hpP_span *pg, void *arg) {
   size_t *c = arg, n = atomic_load_explicit(&pg->used, memory_order_relaxed);
   c[0] += n;
   c[1] += n * pg->block_size;
@@ -113,7 +113,7 @@ size_t hpC_sweep_begin(hpC_generations *h) {
 
 typedef struct eager { hpC_generations *h; size_t freed; } eager;
 
-static void sweep_now_page(hpP_page *pg, void *arg) {
+static void sweep_now_page(hpP_span *pg, void *arg) {
   eager *e = arg;
   uint32_t bs = pg->block_size;                       /* read first: the page may go back */
   size_t n = hpP_page_sweep(e->h->old, pg);
@@ -146,7 +146,7 @@ bool hpC_sweep_some(hpC_generations *h, size_t pages) {
   for (unsigned c = 0; c < HPP_CLASSES && pages > 0; c++) {
     hpC_vec *v = &mk->sweep[c];
     while (v->len > 0 && pages > 0) {
-      sweep_page(h, (hpP_page *)v->items[--v->len]);
+      sweep_page(h, (hpP_span *)v->items[--v->len]);
       mk->sweep_left--;
       pages--;
     }

@@ -47,7 +47,7 @@ static void check_slot(void **slot, void *ctx) {
       fail(v, "a large array holds a young pointer in a slot whose card is clear: a store skipped hp_write", slot, p);
     return;
   }
-  hpP_page *pg;
+  hpP_span *pg;
   void *start = hpP_block_of((void *)hdr, &pg);
   if (pg == NULL || pg->arena != HPP_ARENA_GC) return; /* unmanaged memory of the pools */
   if (start != (void *)hdr) fail(v, "a slot points into the old generation but not at an object", slot, p);
@@ -60,7 +60,7 @@ static void check_weak_slot(void **slot, void *ctx) {
   check_slot(slot, ctx);
   void *p = *slot;
   if (!hpP_contains(p) || hpC_is_young(v->h, p)) return;
-  hpP_page *pg;
+  hpP_span *pg;
   uint64_t *hdr = hpP_block_of((uint64_t *)p - 1, &pg);
   if (pg == NULL || pg->arena != HPP_ARENA_GC || hdr != (uint64_t *)p - 1) return;
   uint32_t i = hpP_block_index(pg, hdr);
@@ -108,7 +108,7 @@ static void check_young(uint64_t *hdr, void *arg) {
   check_object(v, hdr, false);
 }
 
-static void check_old_page(hpP_page *pg, void *arg) {
+static void check_old_page(hpP_span *pg, void *arg) {
   verifier *v = arg;
   const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
   uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
@@ -201,11 +201,11 @@ bool hpC_remset_valid(const hpC_generations *h) {
 
 typedef struct page_check { hpC_generations *h; } page_check;
 
-static void validate_old_page(hpP_page *pg, void *arg) {
+static void validate_old_page(hpP_span *pg, void *arg) {
   hpC_generations *h = ((page_check *)arg)->h;
   if (pg->arena != HPP_ARENA_GC || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old)
     hpS_fatal("hp: old-generation page %p is in arena %u, or not owned by the collector's heap",
-              hpP_page_start(pg), (unsigned)pg->arena);
+              hpP_span_start(pg), (unsigned)pg->arena);
   const uint64_t *alloc = hpP_span_bits(pg, HPP_BITS_ALLOC), *mark = hpP_span_bits(pg, HPP_BITS_MARK);
   uint32_t reserved = atomic_load_explicit(&pg->reserved, memory_order_relaxed);
   int phase = atomic_load_explicit(&h->mk.phase, memory_order_relaxed);

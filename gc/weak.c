@@ -84,7 +84,7 @@ hp_inline void *major_live(hpC_generations *h, void *p) {
   if (!hpP_contains(p)) return p;
   uint64_t *hdr = (uint64_t *)p - 1;
   if (hpC_is_young(h, p)) return (*hdr & HPC_MARKED) ? p : NULL;     /* pinned */
-  hpP_page *pg = hpP_span_of(hdr);
+  hpP_span *pg = hpP_span_of(hdr);
   if (pg == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old) return p;
   uint32_t i = hpP_block_index(pg, hdr);
   return (hpP_span_bits(pg, HPP_BITS_MARK)[i >> 6] >> (i & 63)) & 1 ? p : NULL;

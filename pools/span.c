@@ -7,8 +7,10 @@
  * for 1..32 pages, one bin per power of two above). A span that enters the pool is `dirty`
  * (it may be resident); the purger returns it to the OS (madvise) once it has stayed free
  * for HPP_PURGE_DELAY_MS, so memory falls back within about a second after a burst with no
- * call from the user. The purger is a thread started on the first free span; it sleeps
- * while there is nothing to purge. hp_pool_trim() purges everything at once.
+ * call from the user (the purger thread, which calls hpP_purge, lives with the heaps in
+ * pools/heap.c). hp_pool_trim() purges everything at once.
+ *
+ * This file calls nothing of the heaps: the span allocator is below them.
  */
 #include "pools/pool.h"
 #include "pools/platform/os.h"
@@ -19,25 +21,21 @@
 
 #define HPP_RESERVE_MAX ((size_t)64 << 30)   /* address space tried first: 64 GiB */
 #define HPP_RESERVE_MIN ((size_t)1 << 30)
-#define HPP_PURGE_DELAY_MS 500                /* a free span is returned after this long */
-#define HPP_PURGE_TICK_MS 250
 #define HPP_EXACT_BINS 32
 #define HPP_NBINS 56
 
 uintptr_t hpP_base;
 size_t hpP_size;
 _Atomic uint32_t *hpP_map;
-hpP_page *hpP_pages;
+hpP_span *hpP_pages;
 uint64_t *hpP_bitmaps;
 hpP_global_stats hpP_gstats;
-hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 
 static pthread_mutex_t span_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t npages_total;       /* pages in the reservation */
 static size_t top;                /* pages at or above top were never handed out */
-static hpP_page *bins[HPP_NBINS]; /* free spans, linked through next/prev */
-static hpP_page *abandoned[HPP_NARENAS][HPP_CLASSES];
-static _Atomic size_t nabandoned; /* changed under the span lock; the purger reads it without */
+static hpP_span *bins[HPP_NBINS]; /* free spans: hpS_lists through next/prev */
+static uint64_t bins_used;        /* bit b set iff bins[b] is not empty */
 
 void hpP_lock(void) { pthread_mutex_lock(&span_lock); }
 void hpP_unlock(void) { pthread_mutex_unlock(&span_lock); }
@@ -55,7 +53,7 @@ static void init_reservation(void) {
     void *base = hpS_reserve(size, HPP_PAGE);
     if (base == NULL) continue;
     void *map = hpS_reserve(n * sizeof(uint32_t), 4096);
-    void *pages = hpS_reserve(n * sizeof(hpP_page), 4096);
+    void *pages = hpS_reserve(n * sizeof(hpP_span), 4096);
     void *bits = hpS_reserve(n * HPP_NBITMAPS * HPP_BITS_WORDS * sizeof(uint64_t), 4096);
     if (map == NULL || pages == NULL || bits == NULL) continue; /* rare: leave it mapped */
     hpP_map = map;
@@ -88,31 +86,28 @@ static unsigned bin_of(size_t n) {
   return b < HPP_NBINS ? b : HPP_NBINS - 1;
 }
 
-static size_t index_of(const hpP_page *s) { return (size_t)(s - hpP_pages); }
+static size_t index_of(const hpP_span *s) { return (size_t)(s - hpP_pages); }
 
-static void bin_insert(hpP_page *s) {
+static void bin_insert(hpP_span *s) {
   unsigned b = bin_of(s->npages);
-  s->prev = NULL;
-  s->next = bins[b];
-  if (bins[b]) bins[b]->prev = s;
-  bins[b] = s;
+  hpS_list_push(&bins[b], s);
+  bins_used |= (uint64_t)1 << b;
 }
 
-static void bin_remove(hpP_page *s) {
-  if (s->prev) s->prev->next = s->next;
-  else bins[bin_of(s->npages)] = s->next;
-  if (s->next) s->next->prev = s->prev;
-  s->next = s->prev = NULL;
+static void bin_remove(hpP_span *s) {
+  unsigned b = bin_of(s->npages);
+  hpS_list_remove(&bins[b], s);
+  if (bins[b] == NULL) bins_used &= ~((uint64_t)1 << b);
 }
 
-static void count_free(const hpP_page *s, int sign) {
+static void count_free(const hpP_span *s, int sign) {
   atomic_fetch_add(s->dirty ? &hpP_gstats.pages_free_dirty : &hpP_gstats.pages_free_clean,
                    sign * (int64_t)s->npages);
 }
 
 /* Makes pages [first, first+n) a free span (not yet in a bin). */
-static hpP_page *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at) {
-  hpP_page *s = &hpP_pages[first];
+static hpP_span *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at) {
+  hpP_span *s = &hpP_pages[first];
   s->kind = HPP_SPAN_FREE;
   s->npages = (uint32_t)n;
   s->dirty = dirty;
@@ -122,7 +117,7 @@ static hpP_page *mark_free(size_t first, size_t n, bool dirty, uint64_t freed_at
 }
 
 /* Takes free span s out of the pool: it stops being findable as a neighbour. */
-static void unmark_free(hpP_page *s) {
+static void unmark_free(hpP_span *s) {
   bin_remove(s);
   count_free(s, -1);
   hpP_pages[index_of(s) + s->npages - 1].free_first = 0;
@@ -133,7 +128,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
   if (first > 1) {
     uint32_t f = hpP_pages[first - 1].free_first;
     if (f != 0) {
-      hpP_page *left = &hpP_pages[f - 1];
+      hpP_span *left = &hpP_pages[f - 1];
       if (left->kind == HPP_SPAN_FREE && f - 1 + left->npages == first) {
         unmark_free(left);
         dirty |= left->dirty;
@@ -145,7 +140,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
   }
   size_t right = first + n;
   if (right < top) {
-    hpP_page *r = &hpP_pages[right];
+    hpP_span *r = &hpP_pages[right];
     if (r->kind == HPP_SPAN_FREE && hpP_map[right] == 0 && r->npages > 0 &&
         hpP_pages[right + r->npages - 1].free_first == right + 1) {
       unmark_free(r);
@@ -155,7 +150,7 @@ static void insert_coalesced(size_t first, size_t n, bool dirty, uint64_t now) {
       r->npages = 0;
     }
   }
-  hpP_page *s = mark_free(first, n, dirty, now);
+  hpP_span *s = mark_free(first, n, dirty, now);
   bin_insert(s);
   count_free(s, +1);
 }
@@ -170,33 +165,73 @@ static void map_span(size_t first, size_t n, uint32_t value) {
 
 /* Carves [at, at+n) out of the free span s (removed from its bin already) and gives the
  * rest back. */
-static void carve(hpP_page *s, size_t at, size_t n) {
+static void carve(hpP_span *s, size_t at, size_t n) {
   size_t first = index_of(s), end = first + s->npages;
   bool dirty = s->dirty;
   uint64_t t = s->freed_at;
   s->kind = HPP_SPAN_RAW;
-  if (at > first) { hpP_page *l = mark_free(first, at - first, dirty, t); bin_insert(l); count_free(l, +1); }
-  if (at + n < end) { hpP_page *r = mark_free(at + n, end - at - n, dirty, t); bin_insert(r); count_free(r, +1); }
+  if (at > first) { hpP_span *l = mark_free(first, at - first, dirty, t); bin_insert(l); count_free(l, +1); }
+  if (at + n < end) { hpP_span *r = mark_free(at + n, end - at - n, dirty, t); bin_insert(r); count_free(r, +1); }
 }
 
 static size_t align_up(size_t i, size_t a) { return (i + a - 1) / a * a; }
 
-hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zeroed) {
+/* Spans looked at per bin that may hold spans too small for the request: a bound, so that a
+ * request costs O(1) whatever the number of free spans (issue 9, bug 5: a first-fit scan of
+ * every bin made each aligned request walk all the free spans too small for it). */
+#define HPP_FIT_PROBES 8
+
+/* Whether free span s can hold npages aligned to align_pages (in address pages); *at is
+ * where the span would start. */
+static bool fits(const hpP_span *s, size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+  size_t i = index_of(s);
+  size_t a = align_up(base_pages + i, align_pages) - base_pages;
+  if (a + npages > i + s->npages) return false;
+  *at = a;
+  return true;
+}
+
+/* The lowest non-empty bin at or above b, or HPP_NBINS. */
+static unsigned next_bin(unsigned b) {
+  if (b >= HPP_NBINS) return HPP_NBINS;
+  uint64_t m = bins_used >> b;
+  return m ? b + (unsigned)__builtin_ctzll(m) : HPP_NBINS;
+}
+
+/* A free span for npages aligned to align_pages, or NULL. Span lock held. Any span of at
+ * least need = npages + align_pages - 1 pages fits; smaller ones may, depending on where they
+ * start. So: the bins below need's are probed (a few spans each, best fit first); then the
+ * first span of the lowest non-empty bin of spans that all fit (exact bins hold one size; a
+ * power-of-two bin [2^k, 2^(k+1)) is probed, and the next one wholly fits). */
+static hpP_span *find_fit(size_t npages, size_t align_pages, size_t base_pages, size_t *at) {
+  size_t need = npages + align_pages - 1;
+  unsigned lo = bin_of(npages), hi = bin_of(need);
+  for (unsigned b = next_bin(lo); b <= hi && b < HPP_NBINS; b = next_bin(b + 1)) {
+    int probes = 0;
+    for (hpP_span *s = bins[b]; s && probes < HPP_FIT_PROBES; s = s->next, probes++) {
+      hpP_gstats.span_probes++;
+      if (fits(s, npages, align_pages, base_pages, at)) return s;
+    }
+  }
+  unsigned b = next_bin(hi + 1);
+  if (b < HPP_NBINS) {
+    hpP_gstats.span_probes++;
+    if (fits(bins[b], npages, align_pages, base_pages, at)) return bins[b];
+    hp_assert(!"a span of a bin above need's does not fit");
+  }
+  return NULL;
+}
+
+hpP_span *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zeroed) {
   if (!hpP_init() || npages == 0 || npages > npages_total) { errno = ENOMEM; return NULL; }
   if (align_pages == 0) align_pages = 1;
   /* Alignment is of addresses; hpP_base is only HPP_PAGE aligned. */
   size_t base_pages = hpP_base >> HPP_PAGE_SHIFT;
   hpP_lock();
-  hpP_page *found = NULL;
   size_t at = 0;
   bool was_dirty = false;
-  for (unsigned b = bin_of(npages); b < HPP_NBINS && !found; b++) {
-    for (hpP_page *s = bins[b]; s; s = s->next) {
-      size_t i = index_of(s);
-      size_t a = align_up(base_pages + i, align_pages) - base_pages;
-      if (a + npages <= i + s->npages) { found = s; at = a; break; }
-    }
-  }
+  hpP_span *found = find_fit(npages, align_pages, base_pages, &at);
+  hpP_gstats.span_allocs++;
   if (found) {
     was_dirty = found->dirty;
     unmark_free(found);
@@ -207,7 +242,7 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
     if (at > top) insert_coalesced(top, at - top, false, 0);
     top = at + npages;
   }
-  hpP_page *s = &hpP_pages[at];
+  hpP_span *s = &hpP_pages[at];
   memset(s, 0, sizeof *s);
   s->kind = (uint8_t)kind;
   s->npages = (uint32_t)npages;
@@ -217,95 +252,17 @@ hpP_page *hpP_span_alloc(size_t npages, size_t align_pages, int kind, bool *zero
   return s;
 }
 
-static void purger_wake(void);
-
-/* Span lock held. */
-static void span_free_locked(hpP_page *s, uint64_t now) {
-  size_t first = index_of(s), n = s->npages;
-  map_span(first, n, 0);
-  insert_coalesced(first, n, true, now);
-}
-
-void hpP_span_free(hpP_page *s, bool now) {
+void hpP_span_free(hpP_span *s, bool now) {
   size_t first = index_of(s), n = s->npages;
   if (now) {
     size_t bytes = n << HPP_PAGE_SHIFT;
-    hpS_decommit(hpP_page_start(s), bytes);
+    hpS_decommit(hpP_span_start(s), bytes);
     atomic_fetch_add(&hpP_gstats.bytes_returned, bytes);
   }
   hpP_lock();
   map_span(first, n, 0);
+  s->kind = HPP_SPAN_RAW;       /* no longer BLOCKS: see the page-descriptor rule in pool.h */
   insert_coalesced(first, n, !now, hpS_now_ns());
-  hpP_unlock();
-  if (!now) purger_wake();
-}
-
-/* ------------------------------------------------------------------------------------
- *  Abandoned pages: a list per arena and class, under the span lock
- * ------------------------------------------------------------------------------------ */
-
-void hpP_abandoned_push(hpP_page *pg) {
-  hpP_page **head = &abandoned[pg->arena][pg->cls];
-  pg->prev = NULL;
-  pg->next = *head;
-  if (*head) (*head)->prev = pg;
-  *head = pg;
-  nabandoned++;
-  purger_wake();      /* its blocks may be freed later: the purger collects them (span lock held) */
-}
-
-static void abandoned_remove(hpP_page *pg) {
-  if (pg->prev) pg->prev->next = pg->next;
-  else abandoned[pg->arena][pg->cls] = pg->next;
-  if (pg->next) pg->next->prev = pg->prev;
-  pg->next = pg->prev = NULL;
-  nabandoned--;
-}
-
-/* A page worth adopting has a free block, an uncarved one, or a remote free. */
-static bool has_room(const hpP_page *pg) {
-  return pg->free != NULL || pg->reserved < pg->capacity ||
-         (atomic_load_explicit(&pg->remote, memory_order_relaxed) & ~HPP_REMOTE_FLAGS) != 0;
-}
-
-hpP_page *hpP_abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
-  hpP_page *pg = NULL;
-  hpP_lock();
-  int looked = 0;
-  for (hpP_page *p = abandoned[arena][cls]; p && looked < 16; p = p->next, looked++) {
-    if (has_room(p)) { pg = p; break; }
-  }
-  if (pg) {
-    abandoned_remove(pg);
-    atomic_store_explicit(&pg->owner, adopter, memory_order_release);
-  }
-  hpP_unlock();
-  return pg;
-}
-
-/* The purger's (and trim's) pass over abandoned pages: takes their remote frees and gives
- * back the spans that became empty. Span lock held. The pages have no owner, and adopting
- * one needs this lock, so the lock holder may act as their owner. */
-static void reclaim_abandoned_locked(void) {
-  uint64_t now = hpS_now_ns();
-  for (int a = 0; a < HPP_NARENAS; a++) {
-    for (unsigned c = 0; c < HPP_CLASSES; c++) {
-      hpP_page *next;
-      for (hpP_page *pg = abandoned[a][c]; pg; pg = next) {
-        next = pg->next;
-        hpP_collect_remote(pg, &hpP_orphan_stats[a][c]);
-        if (hpP_page_releasable(pg)) {
-          abandoned_remove(pg);
-          span_free_locked(pg, now);
-        }
-      }
-    }
-  }
-}
-
-void hpP_reclaim_abandoned(void) {
-  hpP_lock();
-  if (nabandoned) reclaim_abandoned_locked();
   hpP_unlock();
 }
 
@@ -318,12 +275,11 @@ size_t hpP_purge(bool force) {
   size_t returned = 0;
   uint64_t delay = (uint64_t)HPP_PURGE_DELAY_MS * 1000000u;
   hpP_lock();
-  if (nabandoned) reclaim_abandoned_locked();
   for (;;) {
     uint64_t now = hpS_now_ns();
-    hpP_page *victim = NULL;
+    hpP_span *victim = NULL;
     for (unsigned b = 0; b < HPP_NBINS && !victim; b++)
-      for (hpP_page *s = bins[b]; s; s = s->next)
+      for (hpP_span *s = bins[b]; s; s = s->next)
         if (s->dirty && (force || now - s->freed_at >= delay)) { victim = s; break; }
     if (!victim) break;
     /* Take it out of the pool while the lock is dropped for the system call; marked RAW, it
@@ -332,7 +288,7 @@ size_t hpP_purge(bool force) {
     unmark_free(victim);
     victim->kind = HPP_SPAN_RAW;
     hpP_unlock();
-    hpS_decommit(hpP_page_start(victim), n << HPP_PAGE_SHIFT);
+    hpS_decommit(hpP_span_start(victim), n << HPP_PAGE_SHIFT);
     returned += n << HPP_PAGE_SHIFT;
     hpP_lock();
     insert_coalesced(first, n, false, now);
@@ -342,80 +298,27 @@ size_t hpP_purge(bool force) {
   return returned;
 }
 
-static pthread_mutex_t purger_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t purger_cv = PTHREAD_COND_INITIALIZER;
-static bool purger_started, purger_signalled;
-
-static void *purger_main(void *arg) {
-  (void)arg;
-  pthread_mutex_lock(&purger_mu);
-  for (;;) {
-    bool work = atomic_load(&hpP_gstats.pages_free_dirty) > 0 || nabandoned > 0;
-    if (!work && !purger_signalled) {
-      pthread_cond_wait(&purger_cv, &purger_mu);            /* idle: sleep until a free */
-    } else {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += HPP_PURGE_TICK_MS * 1000000L;
-      if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
-      pthread_cond_timedwait(&purger_cv, &purger_mu, &ts);
-    }
-    purger_signalled = false;
-    pthread_mutex_unlock(&purger_mu);
-    hpP_purge(false);
-    pthread_mutex_lock(&purger_mu);
-  }
-  return NULL;
-}
-
-static void purger_after_fork(void) {
-  /* The child has no purger thread: it starts one again on its first free span. */
-  pthread_mutex_init(&purger_mu, NULL);
-  pthread_cond_init(&purger_cv, NULL);
-  pthread_mutex_init(&span_lock, NULL);
-  purger_started = false;
-  purger_signalled = false;
-}
-
-static void purger_wake(void) {
-  pthread_mutex_lock(&purger_mu);
-  if (!purger_started) {
-    static bool atfork_set;
-    if (!atfork_set) { pthread_atfork(NULL, NULL, purger_after_fork); atfork_set = true; }
-    pthread_t tid;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&tid, &attr, purger_main, NULL) == 0) {
-      purger_started = true;
-      pthread_setname_np(tid, "hp-purger");
-    }
-    pthread_attr_destroy(&attr);
-  }
-  if (!purger_signalled) {
-    purger_signalled = true;
-    pthread_cond_signal(&purger_cv);
-  }
-  pthread_mutex_unlock(&purger_mu);
-}
-
 /* ------------------------------------------------------------------------------------
  *  Walking
  * ------------------------------------------------------------------------------------ */
 
-void hpP_foreach_span(bool (*fn)(hpP_page *span, void *arg), void *arg) {
+void hpP_foreach_span(bool (*fn)(hpP_span *span, void *arg), void *arg) {
   if (!hpP_init()) return;
   hpP_lock();
+  hpP_foreach_span_locked(fn, arg);
+  hpP_unlock();
+}
+
+void hpP_foreach_span_locked(bool (*fn)(hpP_span *span, void *arg), void *arg) {
   for (size_t i = 1; i < top;) {
     uint32_t m = atomic_load_explicit(&hpP_map[i], memory_order_relaxed);
     if (m == 0) {
-      hpP_page *s = &hpP_pages[i];
+      hpP_span *s = &hpP_pages[i];
       i += (s->kind == HPP_SPAN_FREE && s->npages) ? s->npages : 1;
       continue;
     }
-    hpP_page *s = &hpP_pages[m - 1];
+    hpP_span *s = &hpP_pages[m - 1];
     i = m - 1 + s->npages;
     if (!fn(s, arg)) break;
   }
-  hpP_unlock();
 }

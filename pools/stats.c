@@ -1,33 +1,46 @@
 /* pools/stats.c -- hp_pool_stats: per-class counters summed over all heaps, and a walk over
  * the spans for pages, committed and resident bytes.
  *
- * Counters are kept by each heap for its own thread with plain loads and stores; summing
+ * The fast paths count on the page they allocate from (allocs, req_bytes: the owner's cache
+ * line, no other memory touched); a page's counts move into its heap's per-class counters when
+ * the page leaves the heap (given back, abandoned, destroyed), the counts of the blocks still
+ * in use staying with the page. So a class's allocations are its heaps' counters plus its
+ * pages', and its frees are allocations minus the blocks in use (the pages' `used`): a free
+ * counts nothing. Counters are written by their owner with plain loads and stores; summing
  * them while other threads run gives a figure that is exact once those threads are quiet.
  */
 #include "pools/pool.h"
 #include "pools/platform/os.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct walk {
   struct hp_pool_stats *st;
   uint64_t huge_committed, huge_resident, huge_pages;
+  uint64_t allocs[HPP_CLASSES], req[HPP_CLASSES], used[HPP_CLASSES];  /* the pages' counts */
 } walk;
 
-static bool visit(hpP_page *s, void *arg) {
+static bool visit(hpP_span *s, void *arg) {
   walk *w = arg;
   if (s->arena != HPP_ARENA_PUBLIC) return true;
   size_t bytes = (size_t)s->npages << HPP_PAGE_SHIFT;
   if (s->kind == HPP_SPAN_HUGE) {
     w->huge_pages += s->npages;
     w->huge_committed += bytes;
-    w->huge_resident += hpS_resident(hpP_page_start(s), bytes);
+    w->huge_resident += hpS_resident(hpP_span_start(s), bytes);
     return true;
   }
   if (s->kind != HPP_SPAN_BLOCKS) return true;
   struct hp_pool_class_stats *c = &w->st->classes[s->cls];
-  if (atomic_load_explicit(&s->used, memory_order_relaxed) > 0) c->pages_used += s->npages;
+  /* allocs before used, acquire (the owner writes them the other way round, releasing):
+   * allocs - used never exceeds the true frees of the page */
+  w->allocs[s->cls] += atomic_load_explicit(&s->allocs, memory_order_acquire);
+  uint32_t used = atomic_load_explicit(&s->used, memory_order_acquire);
+  w->used[s->cls] += used;
+  w->req[s->cls] += atomic_load_explicit(&s->req_bytes, memory_order_relaxed);
+  if (used > 0) c->pages_used += s->npages;
   else c->pages_empty += s->npages;
   /* Carving touches blocks in order, so what may be resident ends at the last carved block. */
   size_t touched = (size_t)atomic_load_explicit(&s->reserved, memory_order_relaxed) * s->block_size;
@@ -35,7 +48,7 @@ static bool visit(hpP_page *s, void *arg) {
   touched = (touched + ps - 1) / ps * ps;
   if (touched > bytes) touched = bytes;
   c->bytes_committed += touched;
-  if (touched) c->bytes_resident += hpS_resident(hpP_page_start(s), touched);
+  if (touched) c->bytes_resident += hpS_resident(hpP_span_start(s), touched);
   return true;
 }
 
@@ -61,22 +74,37 @@ void hp_pool_stats(struct hp_pool_stats *st) {
   st->version = HP_POOL_STATS_VERSION;
   st->nclasses = HPP_CLASSES;
   if (!hpP_init()) return;
+  static walk w;                  /* large; hp_pool_stats is not reentrant (hpP_foreach_span's */
+  memset(&w, 0, sizeof w);        /* lock serialises the walks, this static the callers) */
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mu);
+  w.st = st;
+  static uint64_t frees_seen[HPP_CLASSES];   /* the largest count of frees reported */
+  hpP_lock();                                /* pages and heaps at one instant (fold_counts) */
+  hpP_foreach_span_locked(visit, &w);
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
-    uint64_t allocs = 0, frees = 0, req = 0, frees_sized = 0, req_freed = 0;
+    uint64_t allocs = w.allocs[c], req = w.req[c], frees_sized = 0, req_freed = 0;
     for (hpP_heap *h = atomic_load(&hpP_all_heaps); h; h = h->next_heap) {
       if (h->arena != HPP_ARENA_PUBLIC) continue;
       allocs += hp_counter_get(h->stats[c].allocs);
-      frees += hp_counter_get(h->stats[c].frees);
       req += hp_counter_get(h->stats[c].req_bytes);
       frees_sized += hp_counter_get(h->stats[c].frees_sized);
       req_freed += hp_counter_get(h->stats[c].req_freed);
     }
-    frees += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].frees);
+    allocs += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].allocs);
+    req += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].req_bytes);
+    uint64_t in_use = w.used[c];
+    /* allocs - in_use may fall short of the true count by the allocations in flight in other
+     * threads, never exceed it: reporting the largest figure seen keeps frees monotonic and
+     * exact once the threads are quiet. */
+    uint64_t frees = allocs > in_use ? allocs - in_use : 0;
+    if (frees < frees_seen[c]) frees = frees_seen[c];
+    frees_seen[c] = frees;
     struct hp_pool_class_stats *cs = &st->classes[c];
     cs->block_size = hpP_class_size[c];
     cs->allocs = allocs;
     cs->frees = frees;
-    cs->blocks_in_use = allocs > frees ? allocs - frees : 0;
+    cs->blocks_in_use = in_use;
     cs->bytes_in_use = cs->blocks_in_use * cs->block_size;
     /* Requested bytes of the live blocks: exact for sized frees; an unsized free is taken to
      * have freed the class's mean request. */
@@ -84,8 +112,8 @@ void hp_pool_stats(struct hp_pool_stats *st) {
     double live = (double)req - (double)req_freed - (double)(frees - frees_sized) * mean;
     cs->bytes_requested = live > 0 && cs->blocks_in_use ? (uint64_t)(live + 0.5) : 0;
   }
-  walk w = { .st = st };
-  hpP_foreach_span(visit, &w);
+  hpP_unlock();
+  pthread_mutex_unlock(&mu);
 
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     fragmentation(&st->classes[c]);

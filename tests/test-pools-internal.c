@@ -12,13 +12,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "test-common.h"
 
 static bool bit(const uint64_t *bits, uint32_t i) { return (bits[i >> 6] >> (i & 63)) & 1; }
 static void set_bit(uint64_t *bits, uint32_t i) { bits[i >> 6] |= (uint64_t)1 << (i & 63); }
 
-static size_t span_bytes(const hpP_page *pg) { return (size_t)pg->npages << HPP_PAGE_SHIFT; }
+static size_t span_bytes(const hpP_span *pg) { return (size_t)pg->npages << HPP_PAGE_SHIFT; }
 
 /* ------------------------------------------------------------------------------------
  *  Size classes
@@ -88,7 +89,7 @@ START_TEST(block_of_every_class) {
     uint32_t bs = hpP_class_size[c];
     uint8_t *b = hp_pool_alloc(bs);
     ck_assert_ptr_nonnull(b);
-    hpP_page *pg = hpP_span_of(b);
+    hpP_span *pg = hpP_span_of(b);
     ck_assert_ptr_nonnull(pg);
     ck_assert_int_eq(pg->kind, HPP_SPAN_BLOCKS);
     ck_assert_uint_eq(pg->cls, c);
@@ -99,7 +100,7 @@ START_TEST(block_of_every_class) {
     ck_assert_uint_eq(pg->tracked, HP_DEBUG >= 2);
     ck_assert_ptr_eq(atomic_load(&pg->owner), hpP_tls_heap);
     ck_assert_uint_eq(atomic_load(&pg->used), 1);
-    uint8_t *start = hpP_page_start(pg);
+    uint8_t *start = hpP_span_start(pg);
     ck_assert_uint_eq((uintptr_t)start % HPP_PAGE, 0);
     ck_assert_ptr_eq(b, start);                         /* the first block of a fresh span */
     uint32_t reserved = atomic_load(&pg->reserved);
@@ -110,7 +111,7 @@ START_TEST(block_of_every_class) {
     uint8_t *b2 = hp_pool_alloc(bs);                    /* the second block of the span */
     ck_assert_ptr_eq(b2, start + bs);
     for (uint32_t off = 0; off < bs; off++) {
-      hpP_page *sp = NULL;
+      hpP_span *sp = NULL;
       T_CHECK(hpP_block_of(b + off, &sp) == b && sp == pg, "class %u: block_of(b + %u)", bs, off);
     }
     for (uint32_t off = 0; off < bs; off++)
@@ -135,13 +136,13 @@ END_TEST
 START_TEST(block_of_huge) {
   size_t size = 200000;
   uint8_t *b = hp_pool_alloc(size);
-  hpP_page *pg = hpP_span_of(b);
+  hpP_span *pg = hpP_span_of(b);
   ck_assert_ptr_nonnull(pg);
   ck_assert_int_eq(pg->kind, HPP_SPAN_HUGE);
   ck_assert_uint_eq(pg->npages, 4);
-  ck_assert_ptr_eq(hpP_page_start(pg), b);
+  ck_assert_ptr_eq(hpP_span_start(pg), b);
   for (size_t off = 0; off < size; off += 7) {
-    hpP_page *sp = NULL;
+    hpP_span *sp = NULL;
     T_CHECK(hpP_block_of(b + off, &sp) == b && sp == pg, "offset %zu", off);
   }
   ck_assert_ptr_eq(hpP_block_of(b + size - 1, NULL), b);
@@ -175,7 +176,7 @@ START_TEST(lookup_outside_is_null) {
     &local, m, &a_global,
   };
   for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
-    hpP_page *sp = (hpP_page *)&sp;
+    hpP_span *sp = (hpP_span *)&sp;
     ck_assert_msg(hpP_span_of(addrs[i]) == NULL, "span_of(%p)", addrs[i]);
     ck_assert_msg(hpP_block_of(addrs[i], &sp) == NULL && sp == NULL, "block_of(%p)", addrs[i]);
     ck_assert_uint_eq(hp_pool_usable_size(addrs[i]), 0);
@@ -194,11 +195,11 @@ END_TEST
 START_TEST(lookup_uncarved_and_tail_is_null) {
   /* 640-byte class: the first allocation carves 6 blocks (4 KiB) of 102. */
   uint8_t *b = hp_pool_alloc(600);
-  hpP_page *pg = hpP_span_of(b);
+  hpP_span *pg = hpP_span_of(b);
   ck_assert_uint_eq(pg->block_size, 640);
   uint32_t reserved = atomic_load(&pg->reserved);
   ck_assert_uint_lt(reserved, pg->capacity);
-  uint8_t *start = hpP_page_start(pg);
+  uint8_t *start = hpP_span_start(pg);
   for (uint32_t i = reserved; i < pg->capacity; i++) {
     T_CHECK(hpP_span_of(start + (size_t)i * 640 + 1) == pg, "block %u", i);
     T_CHECK(hpP_block_of(start + (size_t)i * 640, NULL) == NULL, "block %u", i);
@@ -210,7 +211,7 @@ START_TEST(lookup_uncarved_and_tail_is_null) {
   pg = hpP_span_of(blocks[0]);
   ck_assert_uint_eq(pg->capacity, 51);
   ck_assert_uint_eq(atomic_load(&pg->reserved), 51);
-  start = hpP_page_start(pg);
+  start = hpP_span_start(pg);
   for (size_t off = 51 * 1280; off < HPP_PAGE; off++)
     T_CHECK(hpP_span_of(start + off) == pg && hpP_block_of(start + off, NULL) == NULL, "offset %zu", off);
   ck_assert_ptr_eq(hpP_block_of(start + 51 * 1280 - 1, NULL), start + 50 * 1280);
@@ -225,7 +226,7 @@ START_TEST(lookup_freed_block_on_tracked_page_is_null) {
   hpP_heap *h = hpP_heap_new(HPP_ARENA_GC, true);
   ck_assert_ptr_nonnull(h);
   uint8_t *a = hpP_heap_alloc(h, 100), *b = hpP_heap_alloc(h, 100);
-  hpP_page *pg = hpP_span_of(a);
+  hpP_span *pg = hpP_span_of(a);
   ck_assert_ptr_eq(hpP_span_of(b), pg);
   ck_assert(pg->tracked);
   ck_assert_uint_eq(pg->arena, HPP_ARENA_GC);
@@ -244,7 +245,7 @@ START_TEST(lookup_freed_block_on_tracked_page_is_null) {
 
 #if HP_DEBUG >= 2
   uint8_t *x = hp_pool_alloc(48), *y = hp_pool_alloc(48);
-  hpP_page *px = hpP_span_of(x);
+  hpP_span *px = hpP_span_of(x);
   ck_assert(px->tracked);
   ck_assert_ptr_eq(hpP_block_of(x + 47, NULL), x);
   hp_pool_free(x);
@@ -283,12 +284,12 @@ START_TEST(bitmaps_are_per_page) {
   hpP_heap *h = hpP_heap_new(HPP_ARENA_GC, true);
   enum { CAP48 = HPP_PAGE / 48 };
   uint8_t *first = hpP_heap_alloc(h, 48);
-  hpP_page *p1 = hpP_span_of(first);
+  hpP_span *p1 = hpP_span_of(first);
   ck_assert_uint_eq(p1->capacity, CAP48);
   for (uint32_t i = 1; i < CAP48 + 10; i++) ck_assert_ptr_nonnull(hpP_heap_alloc(h, 48));
-  hpP_page *p2 = h->q[hpP_class_of(48)].current;
+  hpP_span *p2 = h->q[hpP_class_of(48)].current;
   ck_assert_ptr_ne(p2, p1);
-  size_t i1 = hpP_index(hpP_page_start(p1)), i2 = hpP_index(hpP_page_start(p2));
+  size_t i1 = hpP_index(hpP_span_start(p1)), i2 = hpP_index(hpP_span_start(p2));
   ck_assert_ptr_eq(hpP_span_bits(p1, HPP_BITS_ALLOC), hpP_bits(i1, HPP_BITS_ALLOC));
   ck_assert_ptr_eq(hpP_span_bits(p2, HPP_BITS_MARK), hpP_bits(i2, HPP_BITS_MARK));
   uint64_t *a1 = hpP_bits(i1, HPP_BITS_ALLOC), *a2 = hpP_bits(i2, HPP_BITS_ALLOC);
@@ -299,10 +300,10 @@ START_TEST(bitmaps_are_per_page) {
 
   void *big[38];
   for (int i = 0; i < 38; i++) big[i] = hpP_heap_alloc(h, 5000);
-  hpP_page *ps = hpP_span_of(big[0]);
+  hpP_span *ps = hpP_span_of(big[0]);
   ck_assert_uint_eq(ps->npages, 3);
   ck_assert_uint_eq(ps->capacity, 38);
-  size_t is = hpP_index(hpP_page_start(ps));
+  size_t is = hpP_index(hpP_span_start(ps));
   for (int i = 0; i < 38; i++) {
     ck_assert_ptr_eq(hpP_span_of(big[i]), ps);
     ck_assert_uint_eq(hpP_block_index(ps, big[i]), (uint32_t)i);
@@ -321,19 +322,19 @@ END_TEST
 
 typedef struct sweep_walk {
   hpP_heap *h;
-  hpP_page *seen[64];
+  hpP_span *seen[64];
   size_t nseen, freed;
   bool sweep;
 } sweep_walk;
 
-static void sweep_fn(hpP_page *pg, void *arg) {
+static void sweep_fn(hpP_span *pg, void *arg) {
   sweep_walk *w = arg;
   ck_assert_uint_lt(w->nseen, 64);
   w->seen[w->nseen++] = pg;
   if (w->sweep) w->freed += hpP_page_sweep(w->h, pg);
 }
 
-static bool seen(const sweep_walk *w, const hpP_page *pg) {
+static bool seen(const sweep_walk *w, const hpP_span *pg) {
   int n = 0;
   for (size_t i = 0; i < w->nseen; i++) n += w->seen[i] == pg;
   ck_assert_int_le(n, 1);
@@ -355,7 +356,7 @@ START_TEST(sweep_frees_exactly_the_unmarked) {
     T_CHECK(b[i] != NULL, "block %zu", i);
     memset(b[i], (int)(i & 0x7f), 48);
   }
-  hpP_page *pg[4];
+  hpP_span *pg[4];
   for (int k = 0; k < 4; k++) {
     pg[k] = hpP_span_of(b[(size_t)k * CAP]);
     ck_assert_ptr_nonnull(pg[k]);
@@ -363,7 +364,7 @@ START_TEST(sweep_frees_exactly_the_unmarked) {
   }
   ck_assert_ptr_eq(h->q[hpP_class_of(48)].current, pg[3]);
   for (size_t i = 0; i < N; i++) {
-    hpP_page *p = pg[i / CAP];
+    hpP_span *p = pg[i / CAP];
     T_CHECK(hpP_span_of(b[i]) == p, "block %zu", i);
     T_CHECK(hpP_block_index(p, b[i]) == i % CAP, "block %zu", i);
     T_CHECK(bit(hpP_span_bits(p, HPP_BITS_ALLOC), (uint32_t)(i % CAP)), "block %zu", i);
@@ -403,7 +404,7 @@ START_TEST(sweep_frees_exactly_the_unmarked) {
     for (uint32_t j = 0; j < HPP_BITS_WORDS * 64; j++) T_CHECK(!bit(mark, j), "page %d mark %u", k, j);
   }
   for (size_t i = CAP; i < N; i++) {
-    hpP_page *p = pg[i / CAP];
+    hpP_span *p = pg[i / CAP];
     bool alloc = bit(hpP_span_bits(p, HPP_BITS_ALLOC), (uint32_t)(i % CAP));
     T_CHECK(alloc == marked[i], "block %zu: ALLOC %d, marked %d", i, alloc, marked[i]);
     T_CHECK(hpP_block_of(b[i] + 47, NULL) == (marked[i] ? b[i] : NULL), "block %zu", i);
@@ -450,18 +451,18 @@ END_TEST
  * ------------------------------------------------------------------------------------ */
 
 typedef struct span_walk {
-  hpP_page *s[4096];
+  hpP_span *s[4096];
   size_t n, stop_after;
 } span_walk;
 
-static bool span_fn(hpP_page *s, void *arg) {
+static bool span_fn(hpP_span *s, void *arg) {
   span_walk *w = arg;
   ck_assert_uint_lt(w->n, 4096);
   w->s[w->n++] = s;
   return w->stop_after == 0 || w->n < w->stop_after;
 }
 
-static size_t count_in(const span_walk *w, const hpP_page *s) {
+static size_t count_in(const span_walk *w, const hpP_span *s) {
   size_t n = 0;
   for (size_t i = 0; i < w->n; i++) n += w->s[i] == s;
   return n;
@@ -473,9 +474,9 @@ START_TEST(foreach_span_visits_spans_in_use) {
   void *small = hp_pool_alloc(16), *medium = hp_pool_alloc(1000), *large = hp_pool_alloc(20000);
   void *huge = hp_pool_alloc(1 << 20), *huge2 = hp_pool_alloc(70000);
   bool zeroed = false;
-  hpP_page *raw = hpP_raw_alloc(3, 0xC0FFEE, &zeroed);
+  hpP_span *raw = hpP_raw_alloc(3, 0xC0FFEE, &zeroed);
   ck_assert_ptr_nonnull(raw);
-  hpP_page *known[] = { hpP_span_of(small), hpP_span_of(medium), hpP_span_of(large),
+  hpP_span *known[] = { hpP_span_of(small), hpP_span_of(medium), hpP_span_of(large),
                         hpP_span_of(huge), hpP_span_of(huge2), raw };
   int kinds[] = { HPP_SPAN_BLOCKS, HPP_SPAN_BLOCKS, HPP_SPAN_BLOCKS, HPP_SPAN_HUGE, HPP_SPAN_HUGE, HPP_SPAN_RAW };
 
@@ -489,8 +490,8 @@ START_TEST(foreach_span_visits_spans_in_use) {
   }
   uintptr_t end = 0;
   for (size_t i = 0; i < w.n; i++) {
-    hpP_page *s = w.s[i];
-    uintptr_t a = (uintptr_t)hpP_page_start(s);
+    hpP_span *s = w.s[i];
+    uintptr_t a = (uintptr_t)hpP_span_start(s);
     ck_assert_uint_ge(a, end);                          /* ordered, not overlapping */
     ck_assert_uint_gt(a, hpP_base);                     /* never page 0 */
     ck_assert_int_ne(s->kind, HPP_SPAN_FREE);
@@ -523,12 +524,12 @@ END_TEST
  * zeroed; memory given back and returned to the OS reads zero when it is reported zeroed. */
 START_TEST(raw_spans) {
   bool zeroed = false;
-  hpP_page *raw = hpP_raw_alloc(3, 0xC0FFEE, &zeroed);
+  hpP_span *raw = hpP_raw_alloc(3, 0xC0FFEE, &zeroed);
   ck_assert_ptr_nonnull(raw);
   ck_assert_int_eq(raw->kind, HPP_SPAN_RAW);
   ck_assert_uint_eq(raw->npages, 3);
   ck_assert_uint_eq(raw->client, 0xC0FFEE);
-  uint8_t *m = hpP_page_start(raw);
+  uint8_t *m = hpP_span_start(raw);
   ck_assert(zeroed);                                    /* never used: fresh from the OS */
   for (size_t off = 0; off < 3 * HPP_PAGE; off += 512)
     T_CHECK(m[off] == 0 && hpP_span_of(m + off) == raw && hpP_block_of(m + off, NULL) == NULL, "offset %zu", off);
@@ -537,14 +538,83 @@ START_TEST(raw_spans) {
   hpP_raw_free(raw);
   ck_assert_ptr_null(hpP_span_of(m));
   hp_pool_trim();                                       /* returned to the OS */
-  hpP_page *again = hpP_raw_alloc(3, 1, &zeroed);
+  hpP_span *again = hpP_raw_alloc(3, 1, &zeroed);
   ck_assert_ptr_nonnull(again);
-  uint8_t *m2 = hpP_page_start(again);
+  uint8_t *m2 = hpP_span_start(again);
   if (zeroed)
     for (size_t off = 0; off < 3 * HPP_PAGE; off++) T_CHECK(m2[off] == 0, "offset %zu not zero", off);
   ck_assert_ptr_eq(m2, m);                              /* the same pages, first fit */
   ck_assert(zeroed);
   hpP_raw_free(again);
+}
+END_TEST
+
+/* Span allocation costs O(1) in the number of free spans (issue 9, bug 5): with 2000 free
+ * spans that cannot hold an aligned request, the request looks at a bounded number of them
+ * (a first-fit scan looked at all 2000) and still returns an aligned span of fresh pages. */
+START_TEST(aligned_span_alloc_is_bounded) {
+  enum { N = 2000, GAP = 5, SEP = 3, WANT = 4, ALIGN = 32 };
+  ck_assert(hpP_init());
+  size_t base_pages = hpP_base >> HPP_PAGE_SHIFT;
+  /* Pad so that every gap starts at 2 mod 8 (address pages): a 5-page gap then holds no
+   * 4-page span aligned to 32 pages (it would have to start at 0 or 31 mod 32). */
+  for (int guard = 0; guard < 8; guard++) {
+    hpP_span *probe = hpP_raw_alloc(1, 0, NULL);
+    ck_assert_ptr_nonnull(probe);
+    if ((base_pages + (size_t)(probe - hpP_pages) + 1) % 8 == 2) break;
+  }
+  static hpP_span *gap[N], *sep[N];
+  for (int i = 0; i < N; i++) {
+    gap[i] = hpP_raw_alloc(GAP, 0, NULL);
+    sep[i] = hpP_raw_alloc(SEP, 0, NULL);
+    ck_assert(gap[i] && sep[i]);
+    T_CHECK((base_pages + (size_t)(gap[i] - hpP_pages)) % 8 == 2, "gap %d at %zu", i, (size_t)(gap[i] - hpP_pages));
+  }
+  for (int i = 0; i < N; i++) hpP_raw_free(gap[i]);
+  hpP_lock();
+  uint64_t probes0 = hpP_gstats.span_probes, allocs0 = hpP_gstats.span_allocs;
+  hpP_unlock();
+  hpP_span *s = hpP_span_alloc(WANT, ALIGN, HPP_SPAN_RAW, NULL);
+  ck_assert_ptr_nonnull(s);
+  hpP_lock();
+  uint64_t probes = hpP_gstats.span_probes - probes0, allocs = hpP_gstats.span_allocs - allocs0;
+  hpP_unlock();
+  ck_assert_uint_eq(allocs, 1);
+  ck_assert_msg(probes <= 16, "one aligned request looked at %llu free spans", (unsigned long long)probes);
+  ck_assert_uint_eq(((uintptr_t)hpP_span_start(s) >> HPP_PAGE_SHIFT) % ALIGN, 0);
+  ck_assert_uint_eq(s->npages, WANT);
+  ck_assert(s > sep[N - 1]);                    /* above every gap: none could hold it */
+  for (int i = 0; i < N; i++) T_CHECK(hpP_span_of(hpP_span_start(sep[i])) == sep[i], "separator %d", i);
+  /* A request that a gap holds takes one, looking at one span. */
+  hpP_lock();
+  probes0 = hpP_gstats.span_probes;
+  hpP_unlock();
+  hpP_span *g = hpP_span_alloc(GAP, 1, HPP_SPAN_RAW, NULL);
+  hpP_lock();
+  probes = hpP_gstats.span_probes - probes0;
+  hpP_unlock();
+  ck_assert_uint_eq(probes, 1);
+  ck_assert_uint_eq(g->npages, GAP);
+  bool was_gap = false;
+  for (int i = 0; i < N; i++) was_gap |= g == gap[i];
+  ck_assert(was_gap);
+}
+END_TEST
+
+/* Heaps are recycled last in, first out, without a scan of the heaps in use. */
+START_TEST(heaps_recycled_lifo) {
+  enum { N = 500 };
+  static hpP_heap *h[N];
+  for (int i = 0; i < N; i++) { h[i] = hpP_heap_new(HPP_ARENA_GC, true); ck_assert_ptr_nonnull(h[i]); }
+  for (int i = 0; i < N; i++) for (int j = 0; j < i; j++) T_CHECK(h[i] != h[j], "heap %d twice", i);
+  hpP_heap_destroy(h[100]);
+  hpP_heap_destroy(h[7]);
+  ck_assert_ptr_eq(hpP_heap_new(HPP_ARENA_GC, true), h[7]);
+  ck_assert_ptr_eq(hpP_heap_new(HPP_ARENA_GC, true), h[100]);
+  hpP_heap *fresh = hpP_heap_new(HPP_ARENA_GC, true);
+  for (int i = 0; i < N; i++) T_CHECK(fresh != h[i], "heap in use handed out again (%d)", i);
+  hpP_heap *pub = hpP_heap_new(HPP_ARENA_PUBLIC, false);   /* another kind: never a GC heap */
+  for (int i = 0; i < N; i++) T_CHECK(pub != h[i], "a collector heap recycled as a public one");
 }
 END_TEST
 
@@ -566,9 +636,9 @@ START_TEST(free_past_top_aborts) {
 END_TEST
 
 START_TEST(free_in_raw_span_aborts) {
-  hpP_page *raw = hpP_raw_alloc(1, 0, NULL);
+  hpP_span *raw = hpP_raw_alloc(1, 0, NULL);
   ck_assert_ptr_nonnull(raw);
-  hp_pool_free(hpP_page_start(raw) + 256);
+  hp_pool_free(hpP_span_start(raw) + 256);
 }
 END_TEST
 
@@ -647,6 +717,63 @@ START_TEST(remote_double_free_aborts) {
   pthread_join(t, NULL);
 }
 END_TEST
+
+/* A double free split across threads, in either order (issue 9, bug 3). Each case runs the
+ * double free in a child whose stderr is a pipe: the child first writes the block's address,
+ * then must die of SIGABRT with "double free of pool block <address>" on stderr. */
+static void *free_once(void *p) {
+  hp_pool_free(p);
+  return NULL;
+}
+
+static void free_on_other_thread(void *b) {
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, free_once, b), 0);
+  pthread_join(t, NULL);
+}
+
+static void expect_double_free_report(bool owner_first) {
+  int fd[2];
+  ck_assert_int_eq(pipe(fd), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(fd[1], 2);
+    close(fd[0]);
+    void *keep = hp_pool_alloc(64), *b = hp_pool_alloc(64);  /* keep: the page stays in use */
+    (void)keep;
+    fprintf(stderr, "block %p\n", b);
+    fflush(stderr);
+    if (owner_first) { hp_pool_free(b); free_on_other_thread(b); }
+    else { free_on_other_thread(b); hp_pool_free(b); }
+    _exit(0);                                  /* not reported: the test fails */
+  }
+  close(fd[1]);
+  char out[4096];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof out - 1 && (r = read(fd[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  close(fd[0]);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                "the second free was not reported (child status %d); output:\n%s", status, out);
+  void *b = NULL;
+  ck_assert_int_eq(sscanf(out, "block %p", &b), 1);
+  char want[64];
+  snprintf(want, sizeof want, "double free of pool block %p", b);
+  ck_assert_msg(strstr(out, want) != NULL, "expected \"%s\" in:\n%s", want, out);
+  ck_assert_msg(strstr(out, owner_first ? "by its owner, then by another thread"
+                                        : "by another thread, then by its owner") != NULL,
+                "the message does not say the order: %s", out);
+}
+
+START_TEST(owner_then_remote_double_free_is_reported) { expect_double_free_report(true); }
+END_TEST
+
+START_TEST(remote_then_owner_double_free_is_reported) { expect_double_free_report(false); }
+END_TEST
 #endif
 
 /* ------------------------------------------------------------------------------------ */
@@ -679,6 +806,8 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, foreach_span_visits_spans_in_use);
   tcase_add_test(tc, raw_spans);
+  tcase_add_test(tc, aligned_span_alloc_is_bounded);
+  tcase_add_test(tc, heaps_recycled_lifo);
   suite_add_tcase(s, tc);
 
   tc = tcase_create("misuse");
@@ -698,6 +827,8 @@ static Suite *suite(void) {
   tcase_add_test_raise_signal(tc, double_free_of_huge_aborts, SIGABRT);
   tcase_add_test_raise_signal(tc, free_of_block_never_handed_out_aborts, SIGABRT);
   tcase_add_test_raise_signal(tc, remote_double_free_aborts, SIGABRT);
+  tcase_add_test(tc, owner_then_remote_double_free_is_reported);
+  tcase_add_test(tc, remote_then_owner_double_free_is_reported);
 #endif
   suite_add_tcase(s, tc);
   return s;

@@ -50,7 +50,7 @@ static int phase(hp_runtime *rt) { return atomic_load(&rt->gens.mk.phase); }
 /* The mark bit of an old object. */
 static bool marked(const void *obj) {
   uint64_t *hdr = hpC_header(obj);
-  hpP_page *pg = hpP_span_of(hdr);
+  hpP_span *pg = hpP_span_of(hdr);
   uint32_t i = hpP_block_index(pg, hdr);
   return (hpP_span_bits(pg, HPP_BITS_MARK)[i >> 6] >> (i & 63)) & 1;
 }

@@ -1305,7 +1305,7 @@ END_TEST
 /* The mark bit of an old object: its block's bit in the pools' MARK bitmap. */
 static bool mark_bit(const void *obj) {
   const uint64_t *hd = hpC_header(obj);
-  hpP_page *pg = hpP_span_of(hd);
+  hpP_span *pg = hpP_span_of(hd);
   ck_assert_ptr_nonnull(pg);
   uint32_t i = hpP_block_index(pg, hd);
   return (hpP_span_bits(pg, HPP_BITS_MARK)[i / 64] >> (i % 64)) & 1;
@@ -1502,7 +1502,7 @@ START_TEST(test_inside_object_of) {
   }
   ck_assert(hdr(keep[5]) & HPC_PINNED);
   ck_assert_uint_lt((uintptr_t)keep[0] - h->from.lo, h->from.hi - h->from.lo);
-  hpP_page *pg = hpP_span_of(keep[1]);
+  hpP_span *pg = hpP_span_of(keep[1]);
   ck_assert_ptr_nonnull(pg);
   uintptr_t no[] = {
     h->eden.top, h->eden.top + 8, h->eden.hi - 8,   /* past eden's allocation mark */
@@ -1511,7 +1511,7 @@ START_TEST(test_inside_object_of) {
     h->young_hi, h->young_hi + 1, h->young_hi + 7,  /* just past the young span */
     (uintptr_t)freed_big, (uintptr_t)freed_big + 100,   /* a free old block */
     (uintptr_t)keep[1] + BIG_SIZE + 8,              /* the block's slack */
-    (uintptr_t)hpP_page_start(pg) + (size_t)pg->capacity * pg->block_size - 8,   /* a block never handed out */
+    (uintptr_t)hpP_span_start(pg) + (size_t)pg->capacity * pg->block_size - 8,   /* a block never handed out */
     (uintptr_t)keep[2] + 200000 + 8,                /* the huge span's tail */
     (uintptr_t)&r, 0, 4096,
   };

@@ -72,7 +72,7 @@ static bool in_remset(hp_runtime *rt, const void *obj) {
 
 /* An old object: its header starts a block of the collector's pools heap. */
 static bool is_old_object(hp_runtime *rt, const void *obj) {
-  hpP_page *pg;
+  hpP_span *pg;
   return !hpC_is_young(&rt->gens, obj) && hpC_old_header_of(hpC_header(obj), &pg) == hpC_header(obj) &&
          pg != NULL && pg->arena == HPP_ARENA_GC;
 }
