@@ -1650,6 +1650,23 @@ START_TEST(test_config_env) {
   ck_assert_uint_eq(t_count_substr(err, "\n"), 8);
   free(err);
 
+  /* Signs and white space anywhere are rejected: strtoull skips leading blanks and wraps a
+   * negated value (" -1" was 2^64-1, no limit at all). */
+  const char *signed_values[] = { " -1", "\t-1", "+8M", " 8M", "8M ", "-0", "\n1G", "8 M" };
+  for (size_t i = 0; i < sizeof option_vars / sizeof option_vars[0]; i++) unsetenv(option_vars[i]);
+  for (size_t i = 0; i < sizeof signed_values / sizeof signed_values[0]; i++) {
+    setenv("HP_HEAP_LIMIT", signed_values[i], 1);
+    setenv("HP_TENURE_AGE", signed_values[i], 1);
+    cap = t_capture_begin();
+    rejected = hp_config_from_env(&c);
+    err = t_capture_end(&cap);
+    ck_assert_msg(rejected == 2, "\"%s\": %d rejected: %s", signed_values[i], rejected, err);
+    ck_assert_msg(memcmp(&c, &good, sizeof c) == 0, "\"%s\" changed the configuration", signed_values[i]);
+    free(err);
+  }
+  unsetenv("HP_HEAP_LIMIT");
+  unsetenv("HP_TENURE_AGE");
+
   /* The parsed configuration makes a working runtime. */
   for (size_t i = 0; i < sizeof option_vars / sizeof option_vars[0]; i++) unsetenv(option_vars[i]);
   good.heap_limit = 0;
