@@ -159,6 +159,10 @@ void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
 void hp_write_slow(hp_thread *t, void *obj, void *slot) {
   hpC_mutator *th = hpC_mutator_of(t);
   uint64_t *hdr = hpC_header(obj);
+  /* First: whatever the word before a non-object holds (bit 1 set looks REMEMBERED) must not
+   * decide anything. */
+  hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
+               "hp: hp_write(%p): the object is not a managed object", obj);
   uint64_t hw = hpS_word_load(hdr, memory_order_relaxed);
   if (hpC_bytes(hw) > HPP_LARGE_MAX && hpC_carded(hw, hpC_type(hpC_type_id(hw)))) {
     size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;
@@ -166,8 +170,6 @@ void hp_write_slow(hp_thread *t, void *obj, void *slot) {
     if (!(hpS_word_load(word, memory_order_relaxed) & bit)) hpS_word_fetch_or(word, bit, memory_order_relaxed);
   }
   if (hw & HPC_REMEMBERED) return;
-  hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
-               "hp: hp_write(%p): the object is not a managed object", obj);
   if (hpS_word_fetch_or(hdr, HPC_REMEMBERED, memory_order_relaxed) & HPC_REMEMBERED) return;
   hpC_vec_push(&th->remset, (uintptr_t)obj);
 }

@@ -178,6 +178,18 @@ START_TEST(death_write_into_non_object) {
 }
 END_TEST
 
+/* The word before this fake object has bit 1 set, the REMEMBERED bit of a real header: the
+ * barrier's "already remembered" early return must not run before the check. */
+START_TEST(death_write_into_remembered_lookalike) {
+  hp_runtime *rt = make(0);
+  hp_thread *t = hp_main_thread(rt);
+  static uint64_t fake[4] = { 2, 0, 0, 0 };
+  node *y = young_node(t);
+  hp_write(t, &fake[1], &fake[1], y);
+  ck_abort_msg("hp_write into an unmanaged object whose word before has bit 1 set was accepted");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("gc-death");
   TCase *tc = tcase_create("barrier");
@@ -202,6 +214,7 @@ static Suite *suite(void) {
     tcase_add_test_raise_signal(tc, death_unregistered_type, SIGABRT);
     tcase_add_test_raise_signal(tc, death_size_below_type, SIGABRT);
     tcase_add_test_raise_signal(tc, death_write_into_non_object, SIGABRT);
+    tcase_add_test_raise_signal(tc, death_write_into_remembered_lookalike, SIGABRT);
   }
   suite_add_tcase(s, tc);
   return s;
