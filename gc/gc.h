@@ -84,10 +84,19 @@ hp_inline void hpC_fill(void *at, size_t bytes) { *(uint64_t *)at = hpC_make_hea
 
 /* A growable array of words, on the pools (for the collector's own bookkeeping). */
 typedef struct hpC_vec { uintptr_t *items; size_t len, cap; } hpC_vec;
+/* Doubles v's capacity; false (v unchanged) when the pools have no memory. */
+HP_INTERNAL bool hpC_vec_grow(hpC_vec *v);
+/* Appends x; aborts when out of memory (the collector's bookkeeping has no way back). */
 HP_INTERNAL void hpC_vec_push_slow(hpC_vec *v, uintptr_t x);
 hp_inline void hpC_vec_push(hpC_vec *v, uintptr_t x) {
   if (hp_unlikely(v->len == v->cap)) { hpC_vec_push_slow(v, x); return; }
   v->items[v->len++] = x;
+}
+/* Appends x; false (v unchanged) when out of memory: for what the embedder registers. */
+hp_inline bool hpC_vec_try_push(hpC_vec *v, uintptr_t x) {
+  if (hp_unlikely(v->len == v->cap) && !hpC_vec_grow(v)) return false;
+  v->items[v->len++] = x;
+  return true;
 }
 HP_INTERNAL void hpC_vec_free(hpC_vec *v);
 /* Removes the first item equal to x; false if absent. */

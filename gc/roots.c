@@ -12,12 +12,15 @@
  * ------------------------------------------------------------------------------------ */
 
 /* The registries change under rt->roots_mu; a collection reads them with the world stopped,
- * that is while no attached thread is inside these functions. */
+ * that is while no attached thread is inside these functions. A registration that finds no
+ * memory for its table returns -1 with ENOMEM and changes nothing. */
 static int vec_add(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
   pthread_mutex_lock(&rt->roots_mu);
-  hpC_vec_push(v, x);
+  bool ok = hpC_vec_try_push(v, x);
   pthread_mutex_unlock(&rt->roots_mu);
-  return 0;
+  if (ok) return 0;
+  errno = ENOMEM;
+  return -1;
 }
 
 static int vec_remove(hp_runtime *rt, hpC_vec *v, uintptr_t x) {

@@ -262,6 +262,8 @@ HP_INLINE void hp_safepoint(hp_thread *t) {
 #define HP_SLOT(p) ((void **)(void *)&(p))
 
 /* ---- Global roots ---- */
+/* Every registration below (hp_root_add, hp_root_range_add, hp_root_callback_add, hp_pin)
+ * returns 0, or -1 with errno = ENOMEM when its table cannot grow; it then changes nothing. */
 /* Registers the address of a variable that holds a managed pointer (or NULL). */
 HP_API int hp_root_add(hp_runtime *rt, void **slot);
 /* Unregisters it; returns 0, or -1 (errno = ENOENT) if it was not registered. */
@@ -281,7 +283,7 @@ HP_API int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data);
 /* Fixes obj in place and keeps it alive until the matching hp_unpin: for a buffer handed to
  * foreign code (a read() into a managed byte array). Pins nest. A young object is promoted
  * in place at the next collection; its address never changes. Returns 0 (-1 with EINVAL if
- * obj is not a managed object). Objects that a thread's stack or registers point to are
+ * obj is not a managed object, ENOMEM if the pin table cannot grow). Objects that a thread's stack or registers point to are
  * pinned the same way, for one collection at a time, when cfg.conservative_stack is on. */
 HP_API int hp_pin(hp_thread *t, void *obj);
 /* Undoes one hp_pin; returns 0, or -1 with ENOENT if obj is not pinned. */
