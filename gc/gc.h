@@ -200,12 +200,19 @@ hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 /* ---- Spaces ---- */
 HP_INTERNAL bool hpC_generations_init(hp_runtime *rt);
 HP_INTERNAL void hpC_generations_destroy(hp_runtime *rt);
-/* [young-range]: the young range is [young_lo, young_hi + 8): one word past the span, so
- * that the body pointer of a zero-size object at the very end (== young_hi) is young too.
- * No other managed pointer can fall in that word: a body is never at a block's start. */
+/* [young-range]: the young range of body pointers is [young_lo, young_hi + 8): one word
+ * past the span, so that the body pointer of a zero-size object at the very end (== young_hi)
+ * is young too. No other managed pointer can fall in that word: a body is never at a block's
+ * start. Headers and other addresses are tested against the span (hpC_in_young_span). */
 hp_inline size_t hpC_young_size(const hpC_generations *h) { return h->young_hi - h->young_lo + 8; }
 hp_inline bool hpC_is_young(const hpC_generations *h, const void *p) {
   return (uintptr_t)p - h->young_lo < hpC_young_size(h);
+}
+/* For an address that is not a body pointer -- a header, or any word a conservative scan
+ * finds -- the young span itself, [young_lo, young_hi): the first page after the span may
+ * hold an old object whose header is at young_hi. */
+hp_inline bool hpC_in_young_span(const hpC_generations *h, uintptr_t a) {
+  return a - h->young_lo < h->young_hi - h->young_lo;
 }
 /* The old object whose header starts the block that holds p, or NULL. */
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_page **span);

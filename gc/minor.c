@@ -169,7 +169,7 @@ static void pin_roots(minor *c) {
    * and once old it never moves, even after hp_unpin. */
   for (size_t i = 0; i < rt->pins.len; i++) {
     uint64_t *hdr = hpC_header((void *)rt->pins.items[i]);
-    if (!hpC_is_young(h, hdr)) continue;
+    if (!hpC_in_young_span(h, (uintptr_t)hdr)) continue;
     if (!(*hdr & HPC_PINNED)) pin(c, hdr);
     *hdr = (*hdr & ~HPC_AGE_MASK) | ((uint64_t)HPC_AGE_PINNED_OLD << HPC_AGE_SHIFT);
   }

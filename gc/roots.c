@@ -96,7 +96,7 @@ static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
   hpC_generations *h = &rt->gens;
   uint64_t *hdr = hpC_header(obj);
-  if (!hpC_is_young(h, hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
+  if (!hpC_in_young_span(h, (uintptr_t)hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
   uintptr_t a = (uintptr_t)hdr;
   if (hpC_pinned_object_of(h, a) == hdr) return true;
   if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
