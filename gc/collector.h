@@ -45,6 +45,10 @@ struct hpC_mutator {
   uintptr_t scan_lo;              /* its innermost frame when captured */
   bool captured;
   unw_context_t ctx;              /* its registers when captured */
+  /* hp_pin's argument (its header address) while hp_pin stops the world: a collection that
+   * parks the thread meanwhile pins what it names, like a conservative root, so that hp_pin
+   * can look it up again afterwards (gc/roots.c, is_object). 0 otherwise. */
+  uintptr_t pin_word;
 };
 
 hp_inline hpC_mutator *hpC_mutator_of(hp_thread *t) { return (hpC_mutator *)t; }

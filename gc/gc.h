@@ -291,6 +291,9 @@ typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);
 /* Calls fn for every such word in the captured registers and stacks of all threads that
  * have captured them; returns the stack bytes scanned. */
 HP_INTERNAL size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
+/* Calls fn for the word each thread inside hp_pin has named (see gc/roots.c, is_object):
+ * treated as a conservative root by every collection, whatever conservative_stack says. */
+HP_INTERNAL void hpC_pin_words(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
 /* The managed object (young, pinned or old) that holds address a, or NULL. */
 HP_INTERNAL uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a);
 /* A word equal to a young object's header address may also be the body pointer of a

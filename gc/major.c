@@ -77,6 +77,7 @@ static void mark(marker *m) {
   hpC_weak_begin(&h->weak, h, true);
   hpC_visit_roots(rt, mark_slot, m);
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, mark_candidate, m);
+  hpC_pin_words(rt, mark_candidate, m);
   for (size_t i = 0; i < rt->pins.len; i++) {
     void *body = (void *)rt->pins.items[i];
     mark_slot(&body, m);

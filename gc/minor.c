@@ -165,6 +165,7 @@ static void pin_roots(minor *c) {
     if (!pinned_old(*hdr)) *hdr &= ~HPC_PINNED;
   }
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, pin_candidate, c);
+  hpC_pin_words(rt, pin_candidate, c);
   /* An object pinned by hp_pin is promoted in place at once: it may stay pinned for long,
    * and once old it never moves, even after hp_unpin. */
   for (size_t i = 0; i < rt->pins.len; i++) {

@@ -91,24 +91,38 @@ static void find_in_eden(hp_runtime *rt, void *arg) {
  * th's own TLABs are its own: those are checked at once. For an eden object of another
  * thread, whose TLAB records th may not read now, the world is stopped. The header word
  * (obj - 8) is looked up, not obj: the body of a zero-size object is where the next
- * object starts. */
+ * object starts.
+ * Stopping the world may instead park th through another thread's collection, which could
+ * move obj. So th names the header address in pin_word first: that collection pins what
+ * it names, as it would a conservative root (hpC_pin_words), and the lookup is done
+ * again -- obj is then a pinned object, or was none. */
 static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
   hpC_generations *h = &rt->gens;
   uint64_t *hdr = hpC_header(obj);
   if (!hpC_in_young_span(h, (uintptr_t)hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
   uintptr_t a = (uintptr_t)hdr;
-  if (hpC_pinned_object_of(h, a) == hdr) return true;
-  if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
-  if (a >= atomic_load_explicit(&h->eden_cursor, memory_order_acquire)) return false;    /* not handed out in this cycle */
-  if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
-  for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
-    if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
-  /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
-   * rare enough to stop it. */
-  eden_lookup l = { .a = a };
-  hpC_with_world_stopped(rt, th, true, find_in_eden, &l);
-  return l.hdr == hdr;
+  for (;;) {
+    if (hpC_pinned_object_of(h, a) == hdr) return true;
+    if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
+    if (a >= atomic_load_explicit(&h->eden_cursor, memory_order_acquire)) return false;    /* not handed out in this cycle */
+    if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
+    for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
+      if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
+    /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
+     * rare enough to stop it. */
+    eden_lookup l = { .a = a };
+    th->pin_word = a;
+    bool stopped = hpC_with_world_stopped(rt, th, false, find_in_eden, &l);
+    th->pin_word = 0;
+    if (stopped) return l.hdr == hdr;
+    /* Parked through another thread's collection, which pinned a if it was an object. */
+  }
+}
+
+void hpC_pin_words(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
+    if (th->pin_word != 0) fn(rt, th->pin_word, ctx);
 }
 
 int hp_pin(hp_thread *t, void *obj) {

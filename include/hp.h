@@ -284,7 +284,10 @@ HP_API int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data);
  * foreign code (a read() into a managed byte array). Pins nest. A young object is promoted
  * in place at the next collection; its address never changes. Returns 0 (-1 with EINVAL if
  * obj is not a managed object, ENOMEM if the pin table cannot grow). Objects that a thread's stack or registers point to are
- * pinned the same way, for one collection at a time, when cfg.conservative_stack is on. */
+ * pinned the same way, for one collection at a time, when cfg.conservative_stack is on.
+ * For an object in another thread's allocation buffer hp_pin stops the world, so it is a
+ * safe point -- but one that never moves obj: a collection it waits through pins obj in
+ * place first. */
 HP_API int hp_pin(hp_thread *t, void *obj);
 /* Undoes one hp_pin; returns 0, or -1 with ENOENT if obj is not pinned. */
 HP_API int hp_unpin(hp_thread *t, void *obj);

@@ -1577,6 +1577,82 @@ START_TEST(test_eden_contention) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  hp_pin while another thread collects
+ * ------------------------------------------------------------------------------------
+ * A thread allocates a node, publishes it in a global root slot and collects, over and over;
+ * another pins the node it finds in the newest slot. That node sits in the first thread's
+ * buffer, so hp_pin stops the world -- or, when the first thread is already collecting, is
+ * parked through that collection. hp_pin used to look the old address up after being parked:
+ * it pinned whatever sat there now (the slot then names another address) or refused a valid
+ * object. Each pin must succeed, name the published node (contents), and leave it in place
+ * (the slot still names it). conservative_stack is off (t_runtime): nothing else pins it.
+ */
+
+enum { PD_SLOTS = 1 << 15 };
+typedef struct pd_ctx {
+  hp_runtime *rt;
+  void *slots[PD_SLOTS];
+  hp_root_range range;
+  _Atomic size_t latest;                  /* slots[1..latest] are published */
+  _Atomic bool done;
+  size_t count;
+} pd_ctx;
+
+static void *pd_collector(void *arg) {
+  pd_ctx *x = arg;
+  hp_thread *t = t_attach(x->rt);
+  for (size_t i = 1; i < x->count; i++) {
+    node *n = new_node(t, i);
+    __atomic_store_n(&x->slots[i], n, __ATOMIC_RELAXED);   /* a root: no barrier */
+    atomic_store(&x->latest, i);
+    hp_collect(t, HP_GC_MINOR);
+  }
+  atomic_store(&x->done, true);
+  hp_thread_detach(t);
+  return NULL;
+}
+
+START_TEST(test_pin_during_collection) {
+  static pd_ctx x;
+  memset(&x, 0, sizeof x);
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  x.rt = rt;
+  x.count = t_big(PD_SLOTS, PD_SLOTS / 8, PD_SLOTS / 32);
+  x.range = (hp_root_range){ x.slots, PD_SLOTS };
+  ck_assert_int_eq(hp_root_range_add(rt, &x.range), 0);
+  pthread_t th;
+  t_start(t, &th, pd_collector, &x);
+  size_t pins = 0, last = 0;
+  while (!atomic_load(&x.done)) {
+    size_t j = atomic_load(&x.latest);
+    if (j == last) { hp_safepoint(t); continue; }
+    last = j;
+    node *p = __atomic_load_n(&x.slots[j], __ATOMIC_RELAXED);
+    int r = hp_pin(t, p);
+    ck_assert_msg(r == 0, "hp_pin(node %zu at %p) failed: errno %d", j, (void *)p, errno);
+    node *now = __atomic_load_n(&x.slots[j], __ATOMIC_RELAXED);
+    ck_assert_msg(now == p, "hp_pin(node %zu at %p): the node is at %p now, and %p holds id %llu",
+                  j, (void *)p, (void *)now, (void *)p, (unsigned long long)p->id);
+    ck_assert_msg(p->id == j && p->check == t_mix(j), "hp_pin(%p) pinned id %llu, not node %zu", (void *)p,
+                  (unsigned long long)p->id, j);
+    ck_assert_int_eq(hp_unpin(t, p), 0);
+    pins++;
+    hp_safepoint(t);
+  }
+  t_join(t, &th, 1);
+  ck_assert_uint_gt(pins, 0);
+  for (size_t i = 1; i < x.count; i++) {
+    const node *n = x.slots[i];
+    ck_assert_msg(n != NULL && n->id == i && n->check == t_mix(i), "slot %zu lost its node", i);
+  }
+  ck_assert_int_eq(hp_root_range_remove(rt, &x.range), 0);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------ */
 
 static Suite *suite(void) {
@@ -1588,6 +1664,7 @@ static Suite *suite(void) {
     T(test_shared_large_array, 2, 300),
     T(test_stats_while_collecting, 1, 60), T(test_header_reads_during_barrier, 1, 120),
     T(test_eden_contention, 1, 300), T(test_stats_during_attach, 1, 120),
+    T(test_pin_during_collection, 1, 300),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
