@@ -127,6 +127,7 @@ void hpC_pin_words(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
 
 int hp_pin(hp_thread *t, void *obj) {
   hp_runtime *rt = hpC_mutator_of(t)->rt;
+  hpC_check_not_blocked(hpC_mutator_of(t), "hp_pin");
   if (!is_object(rt, hpC_mutator_of(t), obj)) { errno = EINVAL; return -1; }
   return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
@@ -176,6 +177,7 @@ void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
 void hp_write_slow(hp_thread *t, void *obj, void *slot) {
   hpC_mutator *th = hpC_mutator_of(t);
   uint64_t *hdr = hpC_header(obj);
+  hpC_check_not_blocked(th, "hp_write");
   /* First: whatever the word before a non-object holds (bit 1 set looks REMEMBERED) must not
    * decide anything. */
   hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,

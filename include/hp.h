@@ -184,6 +184,9 @@ struct hp_config {
   bool gc_log;                /* one line per collection on stderr (false) */
   bool conservative_stack;    /* scan C stacks and registers conservatively (true) */
   bool finalize_on_destroy;   /* hp_runtime_destroy runs pending finalizers (false: drops) */
+  unsigned stop_deadline_ms;  /* a world stop waiting this long reports on stderr the threads
+                                 that have not reached a safe point (5000; 0: never) */
+  bool stop_deadline_abort;   /* ... and then aborts instead of waiting on (false) */
 };
 
 /* Fills c with the compiled-in defaults. */
@@ -196,21 +199,28 @@ HP_API int hp_config_from_env(hp_config *c);
 
 /* ---- Threads ---- */
 /* Attaches the calling thread to rt; it may then allocate and touch managed objects. Returns
- * NULL with errno = ENOMEM. Waits while a collection runs. */
+ * NULL with errno = ENOMEM. Waits while a collection runs. A thread attached already (the
+ * main thread included) gets its handle again: one handle per thread and runtime, and one
+ * more hp_thread_detach to pair with this call. */
 HP_API hp_thread *hp_thread_attach(hp_runtime *rt);
-/* Detaches the calling thread (its shadow stack must be empty). Its objects live on. */
+/* Undoes one hp_thread_attach of the calling thread; the last one detaches it (its shadow
+ * stack must be empty). Its objects live on. A thread that exits attached is detached when
+ * it exits (with a warning at HP_DEBUG >= 1). */
 HP_API void hp_thread_detach(hp_thread *t);
 
 /* Around a system call or long native work that touches no managed object: a collection
  * does not wait for a thread inside the region (its stack and registers are scanned as they
- * were at hp_blocking_enter). hp_blocking_leave waits while a collection runs. */
+ * were at hp_blocking_enter). hp_blocking_leave waits while a collection runs. hp_new,
+ * hp_write's slow path, hp_collect, hp_pin and hp_safepoint abort inside a region at
+ * HP_DEBUG >= 1 (the region sets t->large_object_size to 0 meanwhile, so that hp_new checks). */
 HP_API void hp_blocking_enter(hp_thread *t);
 HP_API void hp_blocking_leave(hp_thread *t);
 
 /* Makes a runtime; cfg NULL means defaults. NULL with errno on failure (EINVAL: an option out
  * of range, reported on stderr; ENOMEM). The calling thread is attached: hp_main_thread. */
 HP_API hp_runtime *hp_runtime_new(const hp_config *cfg);
-/* Frees all memory of the runtime. No thread may use it any more. */
+/* Frees all memory of the runtime. No thread may use it any more; no thread but the caller
+ * may be attached (it aborts naming them otherwise). */
 HP_API void hp_runtime_destroy(hp_runtime *rt);
 /* The thread that created the runtime. */
 HP_API hp_thread *hp_main_thread(hp_runtime *rt);

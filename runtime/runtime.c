@@ -14,7 +14,7 @@ hp_runtime *hp_runtime_new(const hp_config *cfg) {
   if (rt == NULL) return NULL;
   memset(rt, 0, sizeof *rt);
   rt->cfg = c;
-  if (!hpC_runtime_init(rt)) { hp_pool_free(rt); errno = ENOMEM; return NULL; }
+  if (!hpC_runtime_init(rt, __builtin_return_address(0))) { hp_pool_free(rt); errno = ENOMEM; return NULL; }
   return rt;
 }
 

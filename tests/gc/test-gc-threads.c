@@ -64,6 +64,7 @@ static void t_types(hp_runtime *rt) {
  * the tests compare the sum over all threads with the statistics' bytes_allocated. */
 
 static _Thread_local uint64_t my_bytes;
+static uint64_t my_bytes_out;                     /* a thread's my_bytes, after it is joined */
 
 static void *t_new(hp_thread *t, const hp_type *type, size_t size) {
   void *p = hp_new(t, type, size);
@@ -1653,6 +1654,87 @@ START_TEST(test_pin_during_collection) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  Attaching twice, and exiting attached
+ * ------------------------------------------------------------------------------------
+ * hp_thread_attach from an attached thread returns its handle again, with one more attach
+ * to undo: the thread stays attached until as many hp_thread_detach calls. Were a second
+ * handle made, one would be left attached and hp_runtime_destroy would abort naming it. */
+
+static void *attach_twice(void *arg) {
+  hp_runtime *rt = arg;
+  hp_thread *a = t_attach(rt), *b = hp_thread_attach(rt);
+  ck_assert_ptr_eq(a, b);
+  hp_thread_detach(b);                            /* still attached: a is valid */
+  cell *c = NULL;
+  HP_ROOTS(a, fr, HP_SLOT(c));
+  c = build_list(a, 1000, 77);
+  hp_collect(a, HP_GC_MINOR);
+  check_list(c, 1000, 77);
+  HP_UNROOT(a, fr);
+  hp_thread_detach(a);
+  hp_thread *again = t_attach(rt);                /* a new attach after the last detach */
+  ck_assert_ptr_nonnull(new_node(again, 5));
+  hp_thread_detach(again);
+  return NULL;
+}
+
+START_TEST(test_attach_twice) {
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  ck_assert_ptr_eq(hp_thread_attach(rt), t);      /* the main thread is attached already */
+  hp_thread_detach(t);
+  ck_assert_ptr_eq(hp_main_thread(rt), t);        /* and still is */
+  ck_assert_ptr_nonnull(new_node(t, 1));
+  pthread_t th;
+  t_start(t, &th, attach_twice, rt);
+  t_join(t, &th, 1);
+  hp_collect(t, HP_GC_MAJOR);
+  ck_assert_uint_eq(hp_verify_heap(rt), 0);
+  hp_runtime_destroy(rt);                         /* aborts if a handle were left attached */
+}
+END_TEST
+
+/* A thread that returns attached, with a frame still pushed: the thread key's destructor
+ * detaches it (saying so at HP_DEBUG >= 1), so the next collection does not wait for it and
+ * the runtime can be destroyed. What it allocated is accounted for. */
+static void *leave_attached(void *arg) {
+  hp_runtime *rt = arg;
+  pthread_setname_np(pthread_self(), "hp-leaver");
+  hp_thread *t = t_attach(rt);
+  static cell *c;
+  HP_ROOTS(t, fr, HP_SLOT(c));
+  c = build_list(t, 100, 3);
+  (void)fr;
+  my_bytes_out = my_bytes;
+  return NULL;                                    /* no HP_UNROOT, no hp_thread_detach */
+}
+
+START_TEST(test_exit_attached) {
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  struct hp_gc_stats s0 = t_stats(rt);
+  t_capture cap = t_capture_begin();
+  pthread_t th;
+  t_start(t, &th, leave_attached, rt);
+  t_join(t, &th, 1);
+  char *err = t_capture_end(&cap);
+  if (T_HP_DEBUG >= 1)
+    ck_assert_msg(strstr(err, "\"hp-leaver\"") && strstr(err, "exited while attached") &&
+                  strstr(err, "with shadow-stack frames pushed") && t_count_substr(err, "\n") == 1, "warning: %s", err);
+  else
+    ck_assert_str_eq(err, "");
+  free(err);
+  hp_collect(t, HP_GC_MINOR);                     /* does not wait for the thread that is gone */
+  hp_collect(t, HP_GC_MAJOR);
+  ck_assert_uint_eq(hp_verify_heap(rt), 0);
+  ck_assert_uint_eq(t_stats(rt).bytes_allocated - s0.bytes_allocated, my_bytes_out);
+  hp_runtime_destroy(rt);                         /* no other thread attached */
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------ */
 
 static Suite *suite(void) {
@@ -1664,7 +1746,7 @@ static Suite *suite(void) {
     T(test_shared_large_array, 2, 300),
     T(test_stats_while_collecting, 1, 60), T(test_header_reads_during_barrier, 1, 120),
     T(test_eden_contention, 1, 300), T(test_stats_during_attach, 1, 120),
-    T(test_pin_during_collection, 1, 300),
+    T(test_pin_during_collection, 1, 300), T(test_attach_twice, 1, 60), T(test_exit_attached, 1, 60),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
