@@ -29,6 +29,7 @@ bool hpC_runtime_init(hp_runtime *rt, void *caller) {
   if (!hpC_generations_init(rt)) return false;
   rt->main = hpC_mutator_new(rt, caller);
   if (rt->main == NULL) { hpC_generations_destroy(rt); return false; }
+  hpC_runtime_register(rt);
   return true;
 }
 
@@ -59,6 +60,7 @@ void hpC_runtime_destroy(hp_runtime *rt) {
     hpC_mutator *self = hpC_mutator_self(rt);
     if (self != NULL) hpC_fin_destroy(rt, &self->pub);
   }
+  hpC_runtime_unregister(rt);
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);

@@ -148,12 +148,17 @@ struct hp_runtime {
   hp_gc_kind last_kind;           /* of the last collection */
   _Atomic int stress_major_next;  /* stress mode: minor and major in turn */
   hpC_vec pins;                   /* bodies pinned by hp_pin (a multiset) */
+  hp_runtime *all_next, *all_prev;  /* every live runtime, for fork (gc/mutator.c) */
 };
 
 /* Initialises the collector's state of rt (zeroed, cfg set and checked): locks, the heap and
  * the main thread's mutator (attached at `caller`, hp_runtime_new's return address). False
  * (and nothing to destroy) when memory is short. */
 HP_INTERNAL bool hpC_runtime_init(hp_runtime *rt, void *caller);
+/* Enters rt in (and takes it out of) the list of live runtimes that fork() brings to a
+ * quiet point, and whose child forgets the threads that did not fork (gc/mutator.c). */
+HP_INTERNAL void hpC_runtime_register(hp_runtime *rt);
+HP_INTERNAL void hpC_runtime_unregister(hp_runtime *rt);
 /* Frees all of it; rt itself stays the caller's. Aborts, naming them, if threads other than
  * the caller are still attached. */
 HP_INTERNAL void hpC_runtime_destroy(hp_runtime *rt);

@@ -22,6 +22,7 @@
 #include "pools/platform/os.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void set_flags(hp_runtime *rt, int v) {
@@ -287,4 +288,104 @@ static void on_thread_exit(void *list) {
     unlink_mutator(th);                                /* removes it from `own` */
   }
   pthread_setspecific(own_key, NULL);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  fork(): the child goes on with the forking thread alone
+ * ------------------------------------------------------------------------------------
+ * Before fork, each runtime is brought to a quiet point and held there (world_mu, alloc_mu
+ * and roots_mu taken, no collection under way: the forking thread takes part in one that
+ * waits for it first), so the child's copy is consistent; the parent then lets go. In the
+ * child, the mutators of every other thread -- gone there -- are handed over like a detach
+ * and forgotten, and the condition variables, which may count waiters that do not exist in
+ * the child, are made anew. */
+
+static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
+static hp_runtime *all;                            /* every live runtime, by all_next */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static hpC_mutator *mine(hp_runtime *rt) {
+  for (hpC_mutator *m = own; m; m = m->own_next)
+    if (m->rt == rt) return m;
+  return NULL;
+}
+
+static void hold(hp_runtime *rt) {
+  hpC_mutator *self = mine(rt);
+  bool running = self != NULL && self->state == HPC_RUNNING;
+  if (running) hpC_capture(self);                    /* this frame is live while we park */
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) {
+    if (running) park_locked(rt, self);
+    else pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  }
+  if (running) self->captured = false;
+  pthread_mutex_lock(&rt->alloc_mu);
+  pthread_mutex_lock(&rt->roots_mu);
+}
+
+static void release(hp_runtime *rt) {
+  pthread_mutex_unlock(&rt->roots_mu);
+  pthread_mutex_unlock(&rt->alloc_mu);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+static void before_fork(void) {
+  pthread_mutex_lock(&all_mu);
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) hold(rt);
+}
+
+static void after_fork_parent(void) {
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) release(rt);
+  pthread_mutex_unlock(&all_mu);
+}
+
+static void after_fork_child(void) {
+  pthread_t me = pthread_self();
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) {
+    for (hpC_mutator *th = rt->threads, *n; th; th = n) {
+      n = th->next;
+      if (pthread_equal(th->self, me)) continue;
+      hpC_tlab_retire(th);                             /* as hp_thread_detach would */
+      rt->bytes_allocated += hp_counter_get(th->allocated);
+      hpC_mutator_hand_over(th);
+      if (th->state == HPC_RUNNING) rt->nrunning--;
+      if (rt->main == th) rt->main = NULL;
+      hpS_list_remove(&rt->threads, th);
+      hpC_vec_free(&th->remset);
+      hpC_vec_free(&th->tlabs);
+      hp_pool_free(th);
+    }
+    set_flags(rt, 0);
+    pthread_cond_init(&rt->cv_resume, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->cv_stopped, &ca);
+    pthread_condattr_destroy(&ca);
+    release(rt);
+  }
+  pthread_mutex_unlock(&all_mu);
+}
+
+static void fork_init(void) {
+  hp_check(pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0, "hp: pthread_atfork failed");
+}
+
+void hpC_runtime_register(hp_runtime *rt) {
+  pthread_once(&fork_once, fork_init);
+  pthread_mutex_lock(&all_mu);
+  rt->all_next = all;
+  rt->all_prev = NULL;
+  if (all) all->all_prev = rt;
+  all = rt;
+  pthread_mutex_unlock(&all_mu);
+}
+
+void hpC_runtime_unregister(hp_runtime *rt) {
+  pthread_mutex_lock(&all_mu);
+  if (rt->all_prev) rt->all_prev->all_next = rt->all_next;
+  else all = rt->all_next;
+  if (rt->all_next) rt->all_next->all_prev = rt->all_prev;
+  pthread_mutex_unlock(&all_mu);
 }

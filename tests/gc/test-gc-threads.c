@@ -28,6 +28,7 @@
 #include "gc-test.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -1735,6 +1736,89 @@ START_TEST(test_exit_attached) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  fork() while another thread is attached and allocating
+ * ------------------------------------------------------------------------------------
+ * The child has the forking thread only: hp forgets the others (their roots with them), so
+ * the child can allocate and collect without waiting for a thread that does not exist. The
+ * child checks its own list, allocates, collects, verifies the exact count and exits 0. */
+
+typedef struct fk_ctx { hp_runtime *rt; _Atomic bool stop; _Atomic size_t rounds; } fk_ctx;
+
+static void *fk_allocator(void *arg) {
+  fk_ctx *x = arg;
+  hp_thread *t = t_attach(x->rt);
+  cell *c = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(c));
+  t_rng r = { 7 };
+  for (uint64_t i = 0; !atomic_load(&x->stop); i++) {
+    c = build_list(t, 200, i);
+    garbage(t, &r, 100);
+    check_list(c, 200, i);
+    atomic_fetch_add(&x->rounds, 1);
+  }
+  HP_UNROOT(t, fr);
+  hp_thread_detach(t);
+  return NULL;
+}
+
+/* The child's checks: 0 if all hold, else the number of the one that failed. */
+static int fk_child(hp_thread *t, cell **mine) {
+  for (size_t i = 0; i < 20; i++) {
+    cell *c = *mine;
+    for (size_t k = 0; k < 500; k++, c = c->next)
+      if (c == NULL || c->value != t_mix(99 + k) || c->check != t_mix(c->value)) return 1;
+    if (c != NULL) return 2;
+    cell *g = NULL;
+    HP_ROOTS(t, fr, HP_SLOT(g));
+    g = build_list(t, 300, 5);                  /* garbage once dropped */
+    hp_collect(t, i % 4 == 3 ? HP_GC_MAJOR : HP_GC_MINOR);
+    HP_UNROOT(t, fr);
+  }
+  hp_collect(t, HP_GC_MAJOR);
+  if (hp_verify_heap(hp_thread_runtime(t)) != 500) return 3;   /* the other thread's roots are gone */
+  return 0;
+}
+
+START_TEST(test_fork_with_threads) {
+  static fk_ctx x;
+  memset(&x, 0, sizeof x);
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  x.rt = rt;
+  cell *mine = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(mine));
+  mine = build_list(t, 500, 99);
+  pthread_t th;
+  t_start(t, &th, fk_allocator, &x);
+  for (int n = 0; n < 3; n++) {
+    while (atomic_load(&x.rounds) < (size_t)(n + 1) * 3) hp_safepoint(t);
+    fflush(NULL);
+    pid_t pid = fork();                           /* the other thread is attached, allocating */
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      int rc = fk_child(t, &mine);
+      if (rc == 0) {
+        HP_UNROOT(t, fr);
+        hp_runtime_destroy(rt);                   /* nobody else is attached in the child */
+      }
+      _exit(rc);
+    }
+    int st;
+    hp_blocking_enter(t);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    hp_blocking_leave(t);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork %d: the child failed: status %#x", n, st);
+  }
+  atomic_store(&x.stop, true);
+  t_join(t, &th, 1);
+  check_list(mine, 500, 99);
+  HP_UNROOT(t, fr);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------ */
 
 static Suite *suite(void) {
@@ -1747,6 +1831,7 @@ static Suite *suite(void) {
     T(test_stats_while_collecting, 1, 60), T(test_header_reads_during_barrier, 1, 120),
     T(test_eden_contention, 1, 300), T(test_stats_during_attach, 1, 120),
     T(test_pin_during_collection, 1, 300), T(test_attach_twice, 1, 60), T(test_exit_attached, 1, 60),
+    T(test_fork_with_threads, 1, 120),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
