@@ -32,6 +32,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#if defined(__SANITIZE_THREAD__)
+/* test_fork_with_threads: the child of a multi-threaded fork starts a thread (the pools'
+ * purger comes back after a fork), which ThreadSanitizer refuses by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+#endif
+
 /* ------------------------------------------------------------------------------------
  *  Types
  * ------------------------------------------------------------------------------------ */
