@@ -255,11 +255,14 @@ END_TEST
 
 /* ---- hp_runtime_destroy while another thread is attached ---- */
 
+static hp_thread *waiter_t;
+
 static void *attached_waiter(void *arg) {
   hp_runtime *rt = arg;
   pthread_setname_np(pthread_self(), "hp-waiter");
   hp_thread *t = hp_thread_attach(rt);
   ck_assert_ptr_nonnull(t);
+  waiter_t = t;
   hp_blocking_enter(t);
   pthread_barrier_wait(&bar);                    /* attached */
   pthread_barrier_wait(&bar);                    /* the main thread is done */
@@ -281,6 +284,28 @@ static void destroy_attached(void *arg) {
   hp_runtime_destroy(rt);
   ck_assert(detach_first);
 }
+
+/* hp_thread_detach of another thread's handle (HP_DEBUG >= 1). */
+static void detach_other(void *arg) {
+  (void)arg;
+  hp_runtime *rt = make(0);
+  pthread_barrier_init(&bar, NULL, 2);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, attached_waiter, rt), 0);
+  pthread_barrier_wait(&bar);
+  hp_thread_detach(waiter_t);                    /* the misuse */
+  ck_abort_msg("hp_thread_detach of another thread's handle was accepted");
+}
+
+START_TEST(death_detach_other) { detach_other(NULL); }
+END_TEST
+START_TEST(message_detach_other) {
+  char *err = t_abort_message(detach_other, NULL);
+  ck_assert_msg(strstr(err, "hp_thread_detach from thread") && strstr(err, "of the handle of thread") &&
+                strstr(err, "\"hp-waiter\""), "message: %s", err);
+  free(err);
+}
+END_TEST
 
 START_TEST(death_destroy_attached) { destroy_attached(NULL); }
 END_TEST
@@ -463,6 +488,8 @@ static Suite *suite(void) {
     tcase_add_test_raise_signal(tc, death_write_in_region, SIGABRT);
     tcase_add_test_raise_signal(tc, death_collect_in_region, SIGABRT);
     tcase_add_test(tc, message_calls_in_region);
+    tcase_add_test_raise_signal(tc, death_detach_other, SIGABRT);
+    tcase_add_test(tc, message_detach_other);
   }
   suite_add_tcase(s, tc);
   return s;
