@@ -280,7 +280,8 @@ int main(int argc, char **argv) {
         running[i] = false;
       }
       if (now() >= deadline) break;
-      w[i] = (worker){ .seed = mix(seed * 1000003 + started++) , .sessions = 1 + (unsigned)(started % 4) };
+      uint64_t k = started++;
+      w[i] = (worker){ .seed = mix(seed * 1000003 + k), .sessions = 1 + (unsigned)(k % 4) };
       if (pthread_create(&th[i], NULL, worker_main, &w[i]) != 0) die("pthread_create");
       running[i] = true;
     }
