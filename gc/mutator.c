@@ -352,9 +352,7 @@ static void after_fork_child(void) {
       if (th->state == HPC_RUNNING) rt->nrunning--;
       if (rt->main == th) rt->main = NULL;
       hpS_list_remove(&rt->threads, th);
-      hpC_vec_free(&th->remset);
-      hpC_vec_free(&th->tlabs);
-      hp_pool_free(th);
+      hpC_mutator_free(th);                            /* not ours: no `own` list to leave */
     }
     set_flags(rt, 0);
     pthread_cond_init(&rt->cv_resume, NULL);
