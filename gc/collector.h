@@ -89,8 +89,8 @@ HP_INTERNAL void hpC_mutator_describe(const hpC_mutator *th, char *buf, size_t s
  * have not reached a safe point, then waits on (or aborts, cfg.stop_deadline_abort). */
 typedef struct hpC_stall { uint64_t t0; bool reported; } hpC_stall;
 HP_INTERNAL void hpC_stall_begin(hpC_stall *s);
-/* One wait on cv_stopped (world_mu held, th the collector): returns when woken, or at the
- * deadline after the report. */
+/* One wait on cv_stopped (world_mu held, th the collector, NULL for a thread that is not
+ * attached): returns when woken, or at the deadline after the report. */
 HP_INTERNAL void hpC_stall_wait(hp_runtime *rt, hpC_mutator *th, hpC_stall *s);
 /* The calling thread's state in rt, or NULL if it is not attached. */
 HP_INTERNAL hpC_mutator *hpC_mutator_self(hp_runtime *rt);

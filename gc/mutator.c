@@ -293,12 +293,12 @@ static void on_thread_exit(void *list) {
 /* ------------------------------------------------------------------------------------
  *  fork(): the child goes on with the forking thread alone
  * ------------------------------------------------------------------------------------
- * Before fork, each runtime is brought to a quiet point and held there (world_mu, alloc_mu
- * and roots_mu taken, no collection under way: the forking thread takes part in one that
- * waits for it first), so the child's copy is consistent; the parent then lets go. In the
- * child, the mutators of every other thread -- gone there -- are handed over like a detach
- * and forgotten, and the condition variables, which may count waiters that do not exist in
- * the child, are made anew. */
+ * Before fork, the forking thread stops the world of each runtime as a collection would
+ * (taking part first in one that waits for it) and holds it stopped with its three locks,
+ * so the child's copy is consistent; the parent then lets go. In the child, the mutators of
+ * every other thread -- gone there, and each stopped at a safe point or blocked -- are
+ * handed over like a detach and forgotten, and the condition variables, which may count
+ * waiters that do not exist in the child, are made anew. */
 
 static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
 static hp_runtime *all;                            /* every live runtime, by all_next */
@@ -310,21 +310,35 @@ static hpC_mutator *mine(hp_runtime *rt) {
   return NULL;
 }
 
+/* Stops rt's world on behalf of the forking thread (attached or not) and keeps it stopped,
+ * its locks held: every other thread is parked at a safe point or blocked, so nothing is half
+ * done -- no object half written, no buffer taken and not yet recorded. */
 static void hold(hp_runtime *rt) {
   hpC_mutator *self = mine(rt);
   bool running = self != NULL && self->state == HPC_RUNNING;
-  if (running) hpC_capture(self);                    /* this frame is live while we park */
+  if (running) hpC_capture(self);                    /* this frame is live until the fork */
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) {
     if (running) park_locked(rt, self);
     else pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   }
-  if (running) self->captured = false;
+  rt->stopping = true;
+  rt->collector = self;
+  set_flags(rt, 1);
+  hpC_stall s;
+  hpC_stall_begin(&s);
+  while (rt->nrunning > (running ? 1u : 0u)) hpC_stall_wait(rt, self, &s);
   pthread_mutex_lock(&rt->alloc_mu);
   pthread_mutex_lock(&rt->roots_mu);
 }
 
 static void release(hp_runtime *rt) {
+  hpC_mutator *self = mine(rt);
+  if (self != NULL) self->captured = false;
+  set_flags(rt, 0);
+  rt->stopping = false;
+  rt->collector = NULL;
+  pthread_cond_broadcast(&rt->cv_resume);
   pthread_mutex_unlock(&rt->roots_mu);
   pthread_mutex_unlock(&rt->alloc_mu);
   pthread_mutex_unlock(&rt->world_mu);
@@ -354,7 +368,6 @@ static void after_fork_child(void) {
       hpS_list_remove(&rt->threads, th);
       hpC_mutator_free(th);                            /* not ours: no `own` list to leave */
     }
-    set_flags(rt, 0);
     pthread_cond_init(&rt->cv_resume, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

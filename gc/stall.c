@@ -40,9 +40,9 @@ void hpC_stall_begin(hpC_stall *s) {
 }
 
 static void report(hp_runtime *rt, hpC_mutator *collector, hpC_stall *s) {
-  char who[256];
+  char who[256] = "a thread that is not attached (fork)";
   double waited = (double)(hpS_now_ns() - s->t0) / 1e9;
-  hpC_mutator_describe(collector, who, sizeof who);
+  if (collector != NULL) hpC_mutator_describe(collector, who, sizeof who);
   hpS_warn("hp: a collection requested by %s has waited %.3f s for %u thread%s to reach a safe point:", who,
            waited, rt->nrunning - 1, rt->nrunning - 1 == 1 ? "" : "s");
   for (hpC_mutator *th = rt->threads; th; th = th->next) {
