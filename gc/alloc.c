@@ -172,6 +172,7 @@ static void *init_object(hpC_mutator *th, const hp_type *type, uint64_t *hdr, si
 void *hp_new_slow(hp_thread *t, const hp_type *type, size_t size) {
   hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
+  hpC_check_not_blocked(th, "hp_new");
   hp_check_api(type->id != 0 && type->id <= HPC_MAX_TYPES && hpC_types[type->id] == type,
                "hp: hp_new with type \"%s\" that is not registered (hp_type_register)",
                type->name ? type->name : "?");

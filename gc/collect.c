@@ -7,6 +7,7 @@
 #include "pools/platform/os.h"
 
 #include <math.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,26 +15,54 @@
  *  The collector's state
  * ------------------------------------------------------------------------------------ */
 
-bool hpC_runtime_init(hp_runtime *rt) {
+bool hpC_runtime_init(hp_runtime *rt, void *caller) {
   pthread_mutex_init(&rt->roots_mu, NULL);
   pthread_mutex_init(&rt->alloc_mu, NULL);
   pthread_mutex_init(&rt->world_mu, NULL);
-  pthread_cond_init(&rt->cv_stopped, NULL);
+  pthread_condattr_t ca;                               /* the stop's deadline: gc/stall.c */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&rt->cv_stopped, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_cond_init(&rt->cv_resume, NULL);
   rt->created_ns = hpS_now_ns();
   rt->stats.version = HP_GC_STATS_VERSION;
   if (!hpC_generations_init(rt)) return false;
-  rt->main = hpC_mutator_new(rt);
+  rt->main = hpC_mutator_new(rt, caller);
   if (rt->main == NULL) { hpC_generations_destroy(rt); return false; }
+  hpC_runtime_register(rt);
   return true;
 }
 
+/* Other threads attached at destroy would use freed memory when they next call hp (or hang
+ * the next collection): abort, naming them. Checked in every build: it is cheap, and the
+ * alternative is a use after free far from its cause. */
+static void check_no_others(hp_runtime *rt) {
+  pthread_t me = pthread_self();
+  unsigned others = 0;
+  pthread_mutex_lock(&rt->world_mu);
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
+    if (!pthread_equal(th->self, me) && !th->collector_own) others++;   /* the marker stops below */
+  if (others == 0) { pthread_mutex_unlock(&rt->world_mu); return; }
+  char who[256];
+  for (hpC_mutator *th = rt->threads; th; th = th->next) {
+    if (pthread_equal(th->self, me) || th->collector_own) continue;
+    hpC_mutator_describe(th, who, sizeof who);
+    hpS_warn("hp: hp_runtime_destroy(%p): %s is still attached%s", (void *)rt, who,
+             th->state == HPC_BLOCKED ? " (inside a blocking region)" : "");
+  }
+  hpS_fatal("hp: hp_runtime_destroy(%p) with %u other thread%s still attached: each must call hp_thread_detach first",
+            (void *)rt, others, others == 1 ? "" : "s");
+}
+
 void hpC_runtime_destroy(hp_runtime *rt) {
+  check_no_others(rt);
   if (rt->cfg.finalize_on_destroy) {                  /* on the caller, if it is attached */
     hpC_mutator *self = hpC_mutator_self(rt);
     if (self != NULL) hpC_fin_destroy(rt, &self->pub);
   }
   hpC_marker_stop(rt);
+  hpC_runtime_unregister(rt);
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }
   hpC_vec_free(&rt->roots);
@@ -253,6 +282,7 @@ bool hpC_collect(hp_runtime *rt, hpC_mutator *th, hp_gc_kind kind) {
 int hp_collect(hp_thread *t, hp_gc_kind kind) {
   hp_check_api(kind == HP_GC_MINOR || kind == HP_GC_MAJOR, "hp: hp_collect: unknown kind %d", (int)kind);
   hpC_mutator *th = hpC_mutator_of(t);
+  hpC_check_not_blocked(th, "hp_collect");
   /* Joining another thread's collection does for a minor request, and for a major one if
    * that collection was major too. */
   while (!hpC_collect(th->rt, th, kind) && kind == HP_GC_MAJOR && th->rt->last_kind != HP_GC_MAJOR) {}

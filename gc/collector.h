@@ -49,6 +49,19 @@ struct hpC_mutator {
   uintptr_t scan_lo;              /* its innermost frame when captured */
   bool captured;
   unw_context_t ctx;              /* its registers when captured */
+  /* hp_pin's argument (its header address) while hp_pin stops the world: a collection that
+   * parks the thread meanwhile pins what it names, like a conservative root, so that hp_pin
+   * can look it up again afterwards (gc/roots.c, is_object). 0 otherwise. */
+  uintptr_t pin_word;
+  /* Who the thread is, for diagnostics (hpC_mutator_describe), taken when it attached: its
+   * kernel thread id, its name then, and the return address of the call that attached it
+   * (hp_thread_attach, or hp_runtime_new for the main thread). */
+  int tid;
+  char name[16];
+  void *attached_at;
+  unsigned attach_count;          /* hp_thread_attach calls not undone yet by hp_thread_detach */
+  hpC_mutator *own_next;          /* the same OS thread's mutators of other runtimes */
+  size_t saved_large;             /* pub.large_object_size, while in a blocking region */
 };
 
 hp_inline hpC_mutator *hpC_mutator_of(hp_thread *t) { return (hpC_mutator *)t; }
@@ -71,9 +84,24 @@ HP_INTERNAL void hpC_mutator_stack_init(hpC_mutator *th);
 HP_INTERNAL void hpC_mutator_block(hpC_mutator *th);
 HP_INTERNAL void hpC_mutator_unblock(hpC_mutator *th);
 HP_INTERNAL void hpC_mutator_poll(hpC_mutator *th);
-/* Makes the state of a new thread and links it (waiting out a collection). */
-HP_INTERNAL hpC_mutator *hpC_mutator_new(hp_runtime *rt);
+/* Makes the state of the calling thread and links it (waiting out a collection);
+ * attached_at is the return address of the API call that attaches it. */
+HP_INTERNAL hpC_mutator *hpC_mutator_new(hp_runtime *rt, void *attached_at);
+/* Frees the state of a thread that is no longer linked (the caller's own, or at destroy). */
 HP_INTERNAL void hpC_mutator_free(hpC_mutator *th);
+/* Aborts at HP_DEBUG >= 1 if th is inside a blocking region: `call` touches managed objects. */
+HP_INTERNAL void hpC_check_not_blocked(hpC_mutator *th, const char *call);
+/* "thread 1234 "name" (attached at 0x... main+0x1c in ./prog)", for messages. */
+HP_INTERNAL void hpC_mutator_describe(const hpC_mutator *th, char *buf, size_t size);
+
+/* The deadline of a world stop (gc/stall.c): hpC_stop_world waits for the other threads with
+ * hpC_stall_wait, which past cfg.stop_deadline_ms reports once on stderr the threads that
+ * have not reached a safe point, then waits on (or aborts, cfg.stop_deadline_abort). */
+typedef struct hpC_stall { uint64_t t0; bool reported; } hpC_stall;
+HP_INTERNAL void hpC_stall_begin(hpC_stall *s);
+/* One wait on cv_stopped (world_mu held, th the collector, NULL for a thread that is not
+ * attached): returns when woken, or at the deadline after the report. */
+HP_INTERNAL void hpC_stall_wait(hp_runtime *rt, hpC_mutator *th, hpC_stall *s);
 /* The calling thread's state in rt, or NULL if it is not attached. */
 HP_INTERNAL hpC_mutator *hpC_mutator_self(hp_runtime *rt);
 /* Gives back th's TLAB: its remainder becomes a filler (eden stays parsable) and its bytes
@@ -136,12 +164,19 @@ struct hp_runtime {
   hp_gc_kind last_kind;           /* of the last collection */
   _Atomic int stress_major_next;  /* stress mode: minor and major in turn */
   hpC_vec pins;                   /* bodies pinned by hp_pin (a multiset) */
+  hp_runtime *all_next, *all_prev;  /* every live runtime, for fork (gc/mutator.c) */
 };
 
 /* Initialises the collector's state of rt (zeroed, cfg set and checked): locks, the heap and
- * the main thread's mutator. False (and nothing to destroy) when memory is short. */
-HP_INTERNAL bool hpC_runtime_init(hp_runtime *rt);
-/* Frees all of it; rt itself stays the caller's. */
+ * the main thread's mutator (attached at `caller`, hp_runtime_new's return address). False
+ * (and nothing to destroy) when memory is short. */
+HP_INTERNAL bool hpC_runtime_init(hp_runtime *rt, void *caller);
+/* Enters rt in (and takes it out of) the list of live runtimes that fork() brings to a
+ * quiet point, and whose child forgets the threads that did not fork (gc/mutator.c). */
+HP_INTERNAL void hpC_runtime_register(hp_runtime *rt);
+HP_INTERNAL void hpC_runtime_unregister(hp_runtime *rt);
+/* Frees all of it; rt itself stays the caller's. Aborts, naming them, if threads other than
+ * the caller are still attached. */
 HP_INTERNAL void hpC_runtime_destroy(hp_runtime *rt);
 
 /* ====================================================================================

@@ -132,7 +132,7 @@ size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
  * The owner test keeps out the other runtimes' old objects (their pages' owner is their
  * own collector heap). */
 uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a) {
-  if (hpC_is_young(h, (void *)a)) return hpC_young_object_of(h, a);
+  if (hpC_in_young_span(h, a)) return hpC_young_object_of(h, a);
   hpP_span *pg;
   uint64_t *hdr = hpP_block_of((void *)a, &pg);
   if (hdr == NULL || atomic_load_explicit(&pg->owner, memory_order_relaxed) != h->old) return NULL;
@@ -142,7 +142,7 @@ uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a) {
 }
 
 uint64_t *hpC_zero_size_before(hpC_generations *h, uintptr_t a) {
-  if ((a & 7) != 0 || !hpC_is_young(h, (void *)(a - 8))) return NULL;
+  if ((a & 7) != 0 || !hpC_in_young_span(h, a - 8)) return NULL;
   uint64_t *hdr = hpC_young_object_of(h, a - 8);
   return hdr != NULL && (uintptr_t)hdr == a - 8 && hpC_bytes(*hdr) == 8 ? hdr : NULL;
 }

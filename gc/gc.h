@@ -88,10 +88,19 @@ hp_inline void hpC_fill(void *at, size_t bytes) { *(uint64_t *)at = hpC_make_hea
 
 /* A growable array of words, on the pools (for the collector's own bookkeeping). */
 typedef struct hpC_vec { uintptr_t *items; size_t len, cap; } hpC_vec;
+/* Doubles v's capacity; false (v unchanged) when the pools have no memory. */
+HP_INTERNAL bool hpC_vec_grow(hpC_vec *v);
+/* Appends x; aborts when out of memory (the collector's bookkeeping has no way back). */
 HP_INTERNAL void hpC_vec_push_slow(hpC_vec *v, uintptr_t x);
 hp_inline void hpC_vec_push(hpC_vec *v, uintptr_t x) {
   if (hp_unlikely(v->len == v->cap)) { hpC_vec_push_slow(v, x); return; }
   v->items[v->len++] = x;
+}
+/* Appends x; false (v unchanged) when out of memory: for what the embedder registers. */
+hp_inline bool hpC_vec_try_push(hpC_vec *v, uintptr_t x) {
+  if (hp_unlikely(v->len == v->cap) && !hpC_vec_grow(v)) return false;
+  v->items[v->len++] = x;
+  return true;
 }
 HP_INTERNAL void hpC_vec_free(hpC_vec *v);
 /* Removes the first item equal to x; false if absent. */
@@ -198,12 +207,19 @@ hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 /* ---- Spaces ---- */
 HP_INTERNAL bool hpC_generations_init(hp_runtime *rt);
 HP_INTERNAL void hpC_generations_destroy(hp_runtime *rt);
-/* [young-range]: the young range is [young_lo, young_hi + 8): one word past the span, so
- * that the body pointer of a zero-size object at the very end (== young_hi) is young too.
- * No other managed pointer can fall in that word: a body is never at a block's start. */
+/* [young-range]: the young range of body pointers is [young_lo, young_hi + 8): one word
+ * past the span, so that the body pointer of a zero-size object at the very end (== young_hi)
+ * is young too. No other managed pointer can fall in that word: a body is never at a block's
+ * start. Headers and other addresses are tested against the span (hpC_in_young_span). */
 hp_inline size_t hpC_young_size(const hpC_generations *h) { return h->young_hi - h->young_lo + 8; }
 hp_inline bool hpC_is_young(const hpC_generations *h, const void *p) {
   return (uintptr_t)p - h->young_lo < hpC_young_size(h);
+}
+/* For an address that is not a body pointer -- a header, or any word a conservative scan
+ * finds -- the young span itself, [young_lo, young_hi): the first page after the span may
+ * hold an old object whose header is at young_hi. */
+hp_inline bool hpC_in_young_span(const hpC_generations *h, uintptr_t a) {
+  return a - h->young_lo < h->young_hi - h->young_lo;
 }
 /* The old object whose header starts the block that holds p, or NULL. */
 HP_INTERNAL uint64_t *hpC_old_header_of(const void *p, hpP_span **span);
@@ -367,6 +383,8 @@ hp_inline void hpC_cycle_assist(hp_runtime *rt, hpC_mutator *th, hpC_generations
   if (hp_unlikely(atomic_load_explicit(&h->mk.phase, memory_order_relaxed) != HPC_IDLE)) hpC_cycle_assist_slow(rt, th);
 }
 HP_INTERNAL void hpC_marker_stop(hp_runtime *rt);
+/* In a fork child, where the marker thread is gone: its locks made anew, none running. */
+HP_INTERNAL void hpC_marker_forget(hp_runtime *rt);
 
 /* ---- Cards of large pointer arrays ----
  * An old HP_TYPE_ARRAY object without a trace callback that is larger than 64 KiB (so alone
@@ -396,6 +414,9 @@ typedef void (*hpC_candidate_fn)(hp_runtime *rt, uintptr_t word, void *ctx);
 /* Calls fn for every such word in the captured registers and stacks of all threads that
  * have captured them; returns the stack bytes scanned. */
 HP_INTERNAL size_t hpC_conservative_roots(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
+/* Calls fn for the word each thread inside hp_pin has named (see gc/roots.c, is_object):
+ * treated as a conservative root by every collection, whatever conservative_stack says. */
+HP_INTERNAL void hpC_pin_words(hp_runtime *rt, hpC_candidate_fn fn, void *ctx);
 /* The managed object (young, pinned or old) that holds address a, or NULL. */
 HP_INTERNAL uint64_t *hpC_object_of(hpC_generations *h, uintptr_t a);
 /* A word equal to a young object's header address may also be the body pointer of a

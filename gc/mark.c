@@ -186,6 +186,7 @@ void hpC_mark_roots(hp_runtime *rt, bool pinned_roots) {
   tracer tr = { .h = &rt->gens, .mk = &rt->gens.mk, .young_pinned = true };
   hpC_visit_roots(rt, visit_slot, &tr);
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, mark_candidate, &tr);
+  hpC_pin_words(rt, mark_candidate, &tr);               /* hp_pin calls parked here */
   for (size_t i = 0; i < rt->pins.len; i++) mark_ref(&tr, (void *)rt->pins.items[i]);
   if (pinned_roots)                                    /* [pinned-roots] */
     for (size_t i = 0; i < rt->gens.pinned.len; i++) mark_pinned(&tr, (uint64_t *)rt->gens.pinned.items[i]);
@@ -215,6 +216,7 @@ void hpC_mark_full(hp_runtime *rt) {
   hpC_weak_begin(&h->weak, h, true);
   hpC_visit_roots(rt, visit_slot, &tr);
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, mark_candidate, &tr);
+  hpC_pin_words(rt, mark_candidate, &tr);               /* hp_pin calls parked here */
   for (size_t i = 0; i < rt->pins.len; i++) mark_ref(&tr, (void *)rt->pins.items[i]);
   drain(&tr, SIZE_MAX);
   /* As in a minor collection: weak slots first, then the finalizable objects (gc/weak.h). */

@@ -134,7 +134,7 @@ static void marker_run(hp_runtime *rt, hpC_mutator *th) {
 static void *marker_main(void *arg) {
   hp_runtime *rt = arg;
   hpC_mark *mk = &rt->gens.mk;
-  hpC_mutator *th = hpC_mutator_new(rt);
+  hpC_mutator *th = hpC_mutator_new(rt, (void *)marker_main);
   hp_check(th != NULL, "hp: no memory for the marker thread's state");
   th->collector_own = true;                                    /* before it can be stopped */
   uint64_t seen = 0;
@@ -161,6 +161,17 @@ void hpC_marker_stop(hp_runtime *rt) {
   pthread_cond_signal(&mk->wake_cv);
   pthread_mutex_unlock(&mk->wake_mu);
   pthread_join(mk->thread, NULL);
+  mk->thread_started = false;
+}
+
+/* In a fork child: the marker thread did not fork, and may have held the marker's locks.
+ * The next cycle that wants a marker starts one. The child has only the forking thread. */
+void hpC_marker_forget(hp_runtime *rt) {
+  hpC_mark *mk = &rt->gens.mk;
+  pthread_mutex_init(&mk->mu, NULL);
+  pthread_mutex_init(&mk->log_mu, NULL);
+  pthread_mutex_init(&mk->wake_mu, NULL);
+  pthread_cond_init(&mk->wake_cv, NULL);
   mk->thread_started = false;
 }
 

@@ -165,11 +165,12 @@ static void pin_roots(minor *c) {
     if (!pinned_old(*hdr)) *hdr &= ~HPC_PINNED;
   }
   if (rt->cfg.conservative_stack) hpC_conservative_roots(rt, pin_candidate, c);
+  hpC_pin_words(rt, pin_candidate, c);
   /* An object pinned by hp_pin is promoted in place at once: it may stay pinned for long,
    * and once old it never moves, even after hp_unpin. */
   for (size_t i = 0; i < rt->pins.len; i++) {
     uint64_t *hdr = hpC_header((void *)rt->pins.items[i]);
-    if (!hpC_is_young(h, hdr)) continue;
+    if (!hpC_in_young_span(h, (uintptr_t)hdr)) continue;
     if (!(*hdr & HPC_PINNED)) pin(c, hdr);
     *hdr = (*hdr & ~HPC_AGE_MASK) | ((uint64_t)HPC_AGE_PINNED_OLD << HPC_AGE_SHIFT);
   }

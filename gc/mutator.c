@@ -22,6 +22,8 @@
 #include "pools/platform/os.h"
 
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static void set_flags(hp_runtime *rt, int v) {
   for (hpC_mutator *th = rt->threads; th; th = th->next) hpS_int_store(&th->pub.safepoint, v, memory_order_release);
@@ -62,7 +64,9 @@ bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
   rt->collector = th;
   set_flags(rt, 1);
   rt->stop_waited = rt->nrunning - 1;                  /* for the GC log */
-  while (rt->nrunning > 1) pthread_cond_wait(&rt->cv_stopped, &rt->world_mu);
+  hpC_stall s;
+  hpC_stall_begin(&s);
+  while (rt->nrunning > 1) hpC_stall_wait(rt, th, &s);   /* with its deadline (gc/stall.c) */
   rt->stopped_ns = hpS_now_ns();
   uint64_t stop = rt->stopped_ns - t0;
   struct hp_gc_stats *st = &rt->stats;
@@ -82,9 +86,20 @@ void hpC_start_world(hp_runtime *rt) {
   pthread_mutex_unlock(&rt->world_mu);
 }
 
+/* The check of the calls that touch managed objects: none may come from inside a blocking
+ * region, where a collection may run at any moment (and the thread does not count as running:
+ * taking part in one from there would corrupt the count). */
+#define check_running(th, call)                                                             \
+  hp_check_api((th)->state != HPC_BLOCKED, "hp: %s inside a blocking region (thread %d \"%s\"): "   \
+               "no managed object may be touched between hp_blocking_enter and hp_blocking_leave", \
+               call, (th)->tid, (th)->name)
+
+void hpC_check_not_blocked(hpC_mutator *th, const char *call) { check_running(th, call); }
+
 void hp_safepoint_slow(hp_thread *t) {
   hpC_mutator *th = hpC_mutator_of(t);
   hp_runtime *rt = th->rt;
+  check_running(th, "hp_safepoint");
   hpC_capture(th);
   pthread_mutex_lock(&rt->world_mu);
   if (rt->stopping && rt->collector != th) park_locked(rt, th);
@@ -118,6 +133,11 @@ void hpC_mutator_poll(hpC_mutator *th) {
 void hp_blocking_enter(hp_thread *t) {
   hpC_mutator *th = hpC_mutator_of(t);
   hp_check_api(th->state == HPC_RUNNING, "hp: hp_blocking_enter: the thread is already in a blocking region");
+#if HP_DEBUG >= 1
+  /* Every hp_new of a non-empty body takes the slow path, which checks the state. */
+  th->saved_large = t->large_object_size;
+  t->large_object_size = 0;
+#endif
   hpC_capture(th);
   stop_running(th);
 }
@@ -132,6 +152,9 @@ void hp_blocking_leave(hp_thread *t) {
   rt->nrunning++;
   th->captured = false;
   pthread_mutex_unlock(&rt->world_mu);
+#if HP_DEBUG >= 1
+  t->large_object_size = th->saved_large;
+#endif
 }
 
 /* An attached, running caller needs no waiting: no collection can run until it stops. Any
@@ -157,7 +180,31 @@ void hpC_with_world_quiet(hp_runtime *rt, void (*fn)(hp_runtime *rt, void *arg),
  *  Attach and detach
  * ------------------------------------------------------------------------------------ */
 
-hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
+/* The calling thread's mutators, one per runtime it is attached to, linked by own_next. The
+ * key's value is the list too, so that a thread that exits attached runs on_thread_exit. */
+static _Thread_local hpC_mutator *own;
+static pthread_key_t own_key;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+
+static void on_thread_exit(void *list);
+static void own_key_init(void) { hp_check(pthread_key_create(&own_key, on_thread_exit) == 0, "hp: no thread key left"); }
+
+static void own_add(hpC_mutator *th) {
+  pthread_once(&own_once, own_key_init);
+  th->own_next = own;
+  own = th;
+  pthread_setspecific(own_key, own);
+}
+
+static void own_remove(hpC_mutator *th) {
+  hpC_mutator **p = &own;
+  while (*p && *p != th) p = &(*p)->own_next;
+  if (*p) *p = th->own_next;
+  pthread_once(&own_once, own_key_init);
+  pthread_setspecific(own_key, own);
+}
+
+hpC_mutator *hpC_mutator_new(hp_runtime *rt, void *attached_at) {
   hpC_mutator *th = hp_pool_alloc(sizeof *th);
   if (th == NULL) return NULL;
   memset(th, 0, sizeof *th);
@@ -168,6 +215,10 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
   th->stress_countdown = rt->cfg.stress;
   th->stress_finish_countdown = rt->cfg.stress_finish;
   th->self = pthread_self();
+  th->tid = (int)gettid();
+  if (pthread_getname_np(th->self, th->name, sizeof th->name) != 0) th->name[0] = '\0';
+  th->attached_at = attached_at;
+  th->attach_count = 1;
   hpC_mutator_stack_init(th);
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
@@ -177,29 +228,39 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt) {
   hpS_list_push(&rt->threads, th);
   rt->nrunning++;
   pthread_mutex_unlock(&rt->world_mu);
+  own_add(th);
   return th;
 }
 
 void hpC_mutator_free(hpC_mutator *th) {
   hp_pool_free(th->satb);
+  if (pthread_equal(th->self, pthread_self())) own_remove(th);
   hpC_vec_free(&th->remset);
   hpC_vec_free(&th->tlabs);
   hp_pool_free(th->fin_new.items);
   hp_pool_free(th);
 }
 
+/* A thread attached already gets its handle again, with one more attach to undo: a thread
+ * has one mutator per runtime, never two. */
 hp_thread *hp_thread_attach(hp_runtime *rt) {
-  hpC_mutator *th = hpC_mutator_new(rt);
+  for (hpC_mutator *m = own; m; m = m->own_next) {
+    if (m->rt == rt) {
+      m->attach_count++;
+      return &m->pub;
+    }
+  }
+  hpC_mutator *th = hpC_mutator_new(rt, __builtin_return_address(0));
   return th ? &th->pub : NULL;
 }
 
-void hp_thread_detach(hp_thread *t) {
-  hpC_mutator *th = hpC_mutator_of(t);
+/* Unlinks th, the calling thread's mutator, running or blocked, and frees it. */
+static void unlink_mutator(hpC_mutator *th) {
   hp_runtime *rt = th->rt;
-  hp_check_api(t->frames == NULL, "hp: hp_thread_detach with shadow-stack frames still pushed");
-  hp_check_api(th->state == HPC_RUNNING, "hp: hp_thread_detach inside a blocking region");
-  hpC_capture(th);                                     /* in case a collection scans us now */
-  stop_running(th);
+  if (th->state == HPC_RUNNING) {
+    hpC_capture(th);                                   /* in case a collection scans us now */
+    stop_running(th);
+  }
   pthread_mutex_lock(&rt->world_mu);
   while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   /* No collection can start while we hold world_mu: hand what the thread holds over. */
@@ -213,4 +274,147 @@ void hp_thread_detach(hp_thread *t) {
   if (rt->main == th) rt->main = NULL;
   pthread_mutex_unlock(&rt->world_mu);
   hpC_mutator_free(th);
+}
+
+void hp_thread_detach(hp_thread *t) {
+  hpC_mutator *th = hpC_mutator_of(t);
+  hp_check_api(pthread_equal(th->self, pthread_self()),
+               "hp: hp_thread_detach from thread %d of the handle of thread %d \"%s\": a thread detaches itself",
+               (int)gettid(), th->tid, th->name);
+  hp_check_api(th->state == HPC_RUNNING, "hp: hp_thread_detach inside a blocking region");
+  if (--th->attach_count > 0) return;                  /* attached more than once */
+  hp_check_api(t->frames == NULL, "hp: hp_thread_detach with shadow-stack frames still pushed");
+  unlink_mutator(th);
+}
+
+/* The thread exits with mutators still attached (the key's destructor): each is detached, as
+ * hp_thread_detach would, so that no collection waits for a thread that is gone. Its
+ * shadow-stack frames, if any, were on the stack that is gone: they are dropped. */
+static void on_thread_exit(void *list) {
+  own = list;
+  while (own != NULL) {
+    hpC_mutator *th = own;
+    if (HP_DEBUG >= 1) {
+      char who[256];
+      hpC_mutator_describe(th, who, sizeof who);
+      hpS_warn("hp: %s exited while attached to runtime %p (%s%s): detached now; call hp_thread_detach before "
+               "the thread ends", who, (void *)th->rt, th->state == HPC_BLOCKED ? "inside a blocking region" : "running",
+               th->pub.frames ? ", with shadow-stack frames pushed" : "");
+    }
+    th->pub.frames = NULL;
+    unlink_mutator(th);                                /* removes it from `own` */
+  }
+  pthread_setspecific(own_key, NULL);
+}
+
+/* ------------------------------------------------------------------------------------
+ *  fork(): the child goes on with the forking thread alone
+ * ------------------------------------------------------------------------------------
+ * Before fork, the forking thread stops the world of each runtime as a collection would
+ * (taking part first in one that waits for it) and holds it stopped with its three locks,
+ * so the child's copy is consistent; the parent then lets go. In the child, the mutators of
+ * every other thread -- gone there, and each stopped at a safe point or blocked -- are
+ * handed over like a detach and forgotten, and the condition variables, which may count
+ * waiters that do not exist in the child, are made anew. */
+
+static pthread_mutex_t all_mu = PTHREAD_MUTEX_INITIALIZER;
+static hp_runtime *all;                            /* every live runtime, by all_next */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static hpC_mutator *mine(hp_runtime *rt) {
+  for (hpC_mutator *m = own; m; m = m->own_next)
+    if (m->rt == rt) return m;
+  return NULL;
+}
+
+/* Stops rt's world on behalf of the forking thread (attached or not) and keeps it stopped,
+ * its locks held: every other thread is parked at a safe point or blocked, so nothing is half
+ * done -- no object half written, no buffer taken and not yet recorded. */
+static void hold(hp_runtime *rt) {
+  hpC_mutator *self = mine(rt);
+  bool running = self != NULL && self->state == HPC_RUNNING;
+  if (running) hpC_capture(self);                    /* this frame is live until the fork */
+  pthread_mutex_lock(&rt->world_mu);
+  while (rt->stopping) {
+    if (running) park_locked(rt, self);
+    else pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  }
+  rt->stopping = true;
+  rt->collector = self;
+  set_flags(rt, 1);
+  hpC_stall s;
+  hpC_stall_begin(&s);
+  while (rt->nrunning > (running ? 1u : 0u)) hpC_stall_wait(rt, self, &s);
+  pthread_mutex_lock(&rt->alloc_mu);
+  pthread_mutex_lock(&rt->roots_mu);
+}
+
+static void release(hp_runtime *rt) {
+  hpC_mutator *self = mine(rt);
+  if (self != NULL) self->captured = false;
+  set_flags(rt, 0);
+  rt->stopping = false;
+  rt->collector = NULL;
+  pthread_cond_broadcast(&rt->cv_resume);
+  pthread_mutex_unlock(&rt->roots_mu);
+  pthread_mutex_unlock(&rt->alloc_mu);
+  pthread_mutex_unlock(&rt->world_mu);
+}
+
+static void before_fork(void) {
+  pthread_mutex_lock(&all_mu);
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) hold(rt);
+}
+
+static void after_fork_parent(void) {
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) release(rt);
+  pthread_mutex_unlock(&all_mu);
+}
+
+static void after_fork_child(void) {
+  pthread_t me = pthread_self();
+  for (hp_runtime *rt = all; rt; rt = rt->all_next) {
+    for (hpC_mutator *th = rt->threads, *n; th; th = n) {
+      n = th->next;
+      if (pthread_equal(th->self, me)) continue;
+      hpC_tlab_retire(th);                             /* as hp_thread_detach would */
+      rt->bytes_allocated += hp_counter_get(th->allocated);
+      hpC_mutator_hand_over(th);
+      if (th->state == HPC_RUNNING) rt->nrunning--;
+      if (rt->main == th) rt->main = NULL;
+      hpS_list_remove(&rt->threads, th);
+      hpC_mutator_free(th);                            /* not ours: no `own` list to leave */
+    }
+    hpC_marker_forget(rt);                             /* the marker thread did not fork */
+    pthread_cond_init(&rt->cv_resume, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rt->cv_stopped, &ca);
+    pthread_condattr_destroy(&ca);
+    release(rt);
+  }
+  pthread_mutex_unlock(&all_mu);
+}
+
+static void fork_init(void) {
+  hp_check(pthread_atfork(before_fork, after_fork_parent, after_fork_child) == 0, "hp: pthread_atfork failed");
+}
+
+void hpC_runtime_register(hp_runtime *rt) {
+  pthread_once(&fork_once, fork_init);
+  pthread_mutex_lock(&all_mu);
+  rt->all_next = all;
+  rt->all_prev = NULL;
+  if (all) all->all_prev = rt;
+  all = rt;
+  pthread_mutex_unlock(&all_mu);
+}
+
+void hpC_runtime_unregister(hp_runtime *rt) {
+  pthread_mutex_lock(&all_mu);
+  if (rt->all_prev) rt->all_prev->all_next = rt->all_next;
+  else all = rt->all_next;
+  if (rt->all_next) rt->all_next->all_prev = rt->all_prev;
+  pthread_mutex_unlock(&all_mu);
 }

@@ -12,12 +12,15 @@
  * ------------------------------------------------------------------------------------ */
 
 /* The registries change under rt->roots_mu; a collection reads them with the world stopped,
- * that is while no attached thread is inside these functions. */
+ * that is while no attached thread is inside these functions. A registration that finds no
+ * memory for its table returns -1 with ENOMEM and changes nothing. */
 static int vec_add(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
   pthread_mutex_lock(&rt->roots_mu);
-  hpC_vec_push(v, x);
+  bool ok = hpC_vec_try_push(v, x);
   pthread_mutex_unlock(&rt->roots_mu);
-  return 0;
+  if (ok) return 0;
+  errno = ENOMEM;
+  return -1;
 }
 
 static int vec_remove(hp_runtime *rt, hpC_vec *v, uintptr_t x) {
@@ -88,28 +91,43 @@ static void find_in_eden(hp_runtime *rt, void *arg) {
  * th's own TLABs are its own: those are checked at once. For an eden object of another
  * thread, whose TLAB records th may not read now, the world is stopped. The header word
  * (obj - 8) is looked up, not obj: the body of a zero-size object is where the next
- * object starts. */
+ * object starts.
+ * Stopping the world may instead park th through another thread's collection, which could
+ * move obj. So th names the header address in pin_word first: that collection pins what
+ * it names, as it would a conservative root (hpC_pin_words), and the lookup is done
+ * again -- obj is then a pinned object, or was none. */
 static bool is_object(hp_runtime *rt, hpC_mutator *th, void *obj) {
   if (obj == NULL || ((uintptr_t)obj & 7) != 0) return false;
   hpC_generations *h = &rt->gens;
   uint64_t *hdr = hpC_header(obj);
-  if (!hpC_is_young(h, hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
+  if (!hpC_in_young_span(h, (uintptr_t)hdr)) return hpC_object_of(h, (uintptr_t)hdr) == hdr;
   uintptr_t a = (uintptr_t)hdr;
-  if (hpC_pinned_object_of(h, a) == hdr) return true;
-  if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
-  if (a >= atomic_load_explicit(&h->eden_cursor, memory_order_acquire)) return false;    /* not handed out in this cycle */
-  if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
-  for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
-    if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
-  /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
-   * rare enough to stop it. */
-  eden_lookup l = { .a = a };
-  hpC_with_world_stopped(rt, th, true, find_in_eden, &l);
-  return l.hdr == hdr;
+  for (;;) {
+    if (hpC_pinned_object_of(h, a) == hdr) return true;
+    if (a < h->eden.lo || a >= h->eden.hi) return hpC_young_object_of(h, a) == hdr;
+    if (a >= atomic_load_explicit(&h->eden_cursor, memory_order_acquire)) return false;    /* not handed out in this cycle */
+    if (hpC_eden_object_in(&th->tlabs, a) == hdr) return true;
+    for (size_t i = 0; i + 1 < th->tlabs.len; i += 2)
+      if (a >= th->tlabs.items[i] && a < th->tlabs.items[i + 1]) return false;   /* ours: no */
+    /* Another thread's buffer: its records are merged only when the world stops. hp_pin is
+     * rare enough to stop it. */
+    eden_lookup l = { .a = a };
+    th->pin_word = a;
+    bool stopped = hpC_with_world_stopped(rt, th, false, find_in_eden, &l);
+    th->pin_word = 0;
+    if (stopped) return l.hdr == hdr;
+    /* Parked through another thread's collection, which pinned a if it was an object. */
+  }
+}
+
+void hpC_pin_words(hp_runtime *rt, hpC_candidate_fn fn, void *ctx) {
+  for (hpC_mutator *th = rt->threads; th; th = th->next)
+    if (th->pin_word != 0) fn(rt, th->pin_word, ctx);
 }
 
 int hp_pin(hp_thread *t, void *obj) {
   hp_runtime *rt = hpC_mutator_of(t)->rt;
+  hpC_check_not_blocked(hpC_mutator_of(t), "hp_pin");
   if (!is_object(rt, hpC_mutator_of(t), obj)) { errno = EINVAL; return -1; }
   return vec_add(rt, &rt->pins, (uintptr_t)obj);
 }
@@ -159,6 +177,11 @@ void hpC_cards_mark(uintptr_t lo, uintptr_t hi) {
 void hp_write_slow(hp_thread *t, void *obj, void *slot) {
   hpC_mutator *th = hpC_mutator_of(t);
   uint64_t *hdr = hpC_header(obj);
+  hpC_check_not_blocked(th, "hp_write");
+  /* First: whatever the word before a non-object holds (bit 1 set looks REMEMBERED) must not
+   * decide anything. */
+  hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
+               "hp: hp_write(%p): the object is not a managed object", obj);
   uint64_t hw = hpS_word_load(hdr, memory_order_relaxed);
   if (hpC_bytes(hw) > HPP_LARGE_MAX && hpC_carded(hw, hpC_type(hpC_type_id(hw)))) {
     size_t off = ((uintptr_t)slot & (HPP_PAGE - 1)) / HPP_GRANULE;
@@ -166,8 +189,6 @@ void hp_write_slow(hp_thread *t, void *obj, void *slot) {
     if (!(hpS_word_load(word, memory_order_relaxed) & bit)) hpS_word_fetch_or(word, bit, memory_order_relaxed);
   }
   if (hw & HPC_REMEMBERED) return;
-  hp_check_api(hpC_old_header_of(hdr, NULL) == hdr,
-               "hp: hp_write(%p): the object is not a managed object", obj);
   if (hpS_word_fetch_or(hdr, HPC_REMEMBERED, memory_order_relaxed) & HPC_REMEMBERED) return;
   hpC_vec_push(&th->remset, (uintptr_t)obj);
 }

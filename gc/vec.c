@@ -4,14 +4,20 @@
 
 #include <string.h>
 
-void hpC_vec_push_slow(hpC_vec *v, uintptr_t x) {
+bool hpC_vec_grow(hpC_vec *v) {
   size_t cap = v->cap ? v->cap * 2 : 256;
   uintptr_t *items = hp_pool_alloc(cap * sizeof *items);
-  hp_check(items != NULL, "hp: out of memory for the collector's own bookkeeping (%zu entries)", cap);
+  if (items == NULL) return false;
   if (v->len) memcpy(items, v->items, v->len * sizeof *items);
   hp_pool_free(v->items);
   v->items = items;
   v->cap = cap;
+  return true;
+}
+
+void hpC_vec_push_slow(hpC_vec *v, uintptr_t x) {
+  hp_check(hpC_vec_grow(v), "hp: out of memory for the collector's own bookkeeping (%zu entries)",
+           v->cap ? v->cap * 2 : 256);
   v->items[v->len++] = x;
 }
 

@@ -191,6 +191,9 @@ struct hp_config {
   unsigned mark_mode;         /* due major collections: 0 stop the world, 1 incremental, 2 a
                                  marker thread, 3 auto: 2 with several cores, else 1 (3) */
   unsigned stress_finish;     /* stress: finish a marking cycle after M allocations (0) */
+  unsigned stop_deadline_ms;  /* a world stop waiting this long reports on stderr the threads
+                                 that have not reached a safe point (5000; 0: never) */
+  bool stop_deadline_abort;   /* ... and then aborts instead of waiting on (false) */
 };
 
 /* Fills c with the compiled-in defaults. */
@@ -203,21 +206,28 @@ HP_API int hp_config_from_env(hp_config *c);
 
 /* ---- Threads ---- */
 /* Attaches the calling thread to rt; it may then allocate and touch managed objects. Returns
- * NULL with errno = ENOMEM. Waits while a collection runs. */
+ * NULL with errno = ENOMEM. Waits while a collection runs. A thread attached already (the
+ * main thread included) gets its handle again: one handle per thread and runtime, and one
+ * more hp_thread_detach to pair with this call. */
 HP_API hp_thread *hp_thread_attach(hp_runtime *rt);
-/* Detaches the calling thread (its shadow stack must be empty). Its objects live on. */
+/* Undoes one hp_thread_attach of the calling thread; the last one detaches it (its shadow
+ * stack must be empty). Its objects live on. A thread that exits attached is detached when
+ * it exits (with a warning at HP_DEBUG >= 1). */
 HP_API void hp_thread_detach(hp_thread *t);
 
 /* Around a system call or long native work that touches no managed object: a collection
  * does not wait for a thread inside the region (its stack and registers are scanned as they
- * were at hp_blocking_enter). hp_blocking_leave waits while a collection runs. */
+ * were at hp_blocking_enter). hp_blocking_leave waits while a collection runs. hp_new,
+ * hp_write's slow path, hp_collect, hp_pin and hp_safepoint abort inside a region at
+ * HP_DEBUG >= 1 (the region sets t->large_object_size to 0 meanwhile, so that hp_new checks). */
 HP_API void hp_blocking_enter(hp_thread *t);
 HP_API void hp_blocking_leave(hp_thread *t);
 
 /* Makes a runtime; cfg NULL means defaults. NULL with errno on failure (EINVAL: an option out
  * of range, reported on stderr; ENOMEM). The calling thread is attached: hp_main_thread. */
 HP_API hp_runtime *hp_runtime_new(const hp_config *cfg);
-/* Frees all memory of the runtime. No thread may use it any more. */
+/* Frees all memory of the runtime. No thread may use it any more; no thread but the caller
+ * may be attached (it aborts naming them otherwise). */
 HP_API void hp_runtime_destroy(hp_runtime *rt);
 /* The thread that created the runtime. */
 HP_API hp_thread *hp_main_thread(hp_runtime *rt);
@@ -270,6 +280,8 @@ HP_INLINE void hp_safepoint(hp_thread *t) {
 #define HP_SLOT(p) ((void **)(void *)&(p))
 
 /* ---- Global roots ---- */
+/* Every registration below (hp_root_add, hp_root_range_add, hp_root_callback_add, hp_pin)
+ * returns 0, or -1 with errno = ENOMEM when its table cannot grow; it then changes nothing. */
 /* Registers the address of a variable that holds a managed pointer (or NULL). */
 HP_API int hp_root_add(hp_runtime *rt, void **slot);
 /* Unregisters it; returns 0, or -1 (errno = ENOENT) if it was not registered. */
@@ -289,8 +301,11 @@ HP_API int hp_root_callback_remove(hp_runtime *rt, hp_roots_fn fn, void *data);
 /* Fixes obj in place and keeps it alive until the matching hp_unpin: for a buffer handed to
  * foreign code (a read() into a managed byte array). Pins nest. A young object is promoted
  * in place at the next collection; its address never changes. Returns 0 (-1 with EINVAL if
- * obj is not a managed object). Objects that a thread's stack or registers point to are
- * pinned the same way, for one collection at a time, when cfg.conservative_stack is on. */
+ * obj is not a managed object, ENOMEM if the pin table cannot grow). Objects that a thread's stack or registers point to are
+ * pinned the same way, for one collection at a time, when cfg.conservative_stack is on.
+ * For an object in another thread's allocation buffer hp_pin stops the world, so it is a
+ * safe point -- but one that never moves obj: a collection it waits through pins obj in
+ * place first. */
 HP_API int hp_pin(hp_thread *t, void *obj);
 /* Undoes one hp_pin; returns 0, or -1 with ENOENT if obj is not pinned. */
 HP_API int hp_unpin(hp_thread *t, void *obj);

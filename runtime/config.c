@@ -51,12 +51,15 @@ bool hpR_config_check(const hp_config *c) {
   return ok;
 }
 
-/* Parses a decimal number with an optional K, M or G suffix (powers of 1024). */
+/* Parses a decimal number with an optional K, M or G suffix (powers of 1024): digits first,
+ * nothing else anywhere. strtoull alone would skip leading white space and accept a sign,
+ * negating in unsigned arithmetic (" -1" would be 2^64 - 1). */
 static bool parse_number(const char *s, bool sizes, unsigned long long *out) {
+  if (*s < '0' || *s > '9') return false;
   errno = 0;
   char *end;
   unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || end == s || *s == '-') return false;
+  if (errno != 0 || end == s) return false;
   if (sizes && *end) {
     unsigned shift = 0;
     switch (*end) {

@@ -43,7 +43,11 @@
   X(bool, conservative_stack, "HP_CONSERVATIVE", 1, 0, 1,                                   \
     "scan thread stacks and registers conservatively; what they point to is pinned")        \
   X(bool, finalize_on_destroy, "HP_FINALIZE_ON_DESTROY", 0, 0, 1,                           \
-    "hp_runtime_destroy runs the pending finalizers (queued, then still registered)")
+    "hp_runtime_destroy runs the pending finalizers (queued, then still registered)")      \
+  X(uint, stop_deadline_ms, "HP_STOP_DEADLINE", 5000, 0, 3600000,                           \
+    "ms a world stop waits before it reports the threads not at a safe point (0: never)")  \
+  X(bool, stop_deadline_abort, "HP_STOP_DEADLINE_ABORT", 0, 0, 1,                           \
+    "past the stop deadline, abort after the report instead of waiting on")
 
 /* The names of an enum option's values, from 0. */
 #define HP_OPTION_NAMES_gc_log { "off", "text", "json", NULL }

@@ -16,7 +16,7 @@ hp_runtime *hp_runtime_new(const hp_config *cfg) {
   rt->cfg = c;
   int err = hpR_gclog_open(rt);
   if (err != 0) { hp_pool_free(rt); errno = err; return NULL; }
-  if (!hpC_runtime_init(rt)) { hpR_gclog_close(rt); hp_pool_free(rt); errno = ENOMEM; return NULL; }
+  if (!hpC_runtime_init(rt, __builtin_return_address(0))) { hpR_gclog_close(rt); hp_pool_free(rt); errno = ENOMEM; return NULL; }
   return rt;
 }
 

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hp.h>
@@ -300,6 +302,43 @@ static inline char *t_capture_end(t_capture *c) {
   s[r] = '\0';
   fclose(c->f);
   return s;
+}
+
+/* Runs fn(arg) in a child process of its own with stderr going to a pipe, and asserts that
+ * the child died of SIGABRT. Returns what it wrote on stderr (malloc'd), for the test to
+ * check the message: a death test that also says why it died. */
+static inline char *t_abort_message(void (*fn)(void *), void *arg) {
+  int fd[2];
+  fflush(stderr);
+  ck_assert_int_eq(pipe(fd), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(fd[0]);
+    dup2(fd[1], 2);
+    fn(arg);
+    _exit(0);
+  }
+  close(fd[1]);
+  size_t len = 0, cap = 4096;
+  char *buf = malloc(cap);
+  ck_assert_ptr_nonnull(buf);
+  for (;;) {
+    if (len + 1 == cap) {
+      buf = realloc(buf, cap *= 2);
+      ck_assert_ptr_nonnull(buf);
+    }
+    ssize_t n = read(fd[0], buf + len, cap - 1 - len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  buf[len] = '\0';
+  close(fd[0]);
+  int st;
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "expected an abort; status %#x, stderr: %s", st, buf);
+  return buf;
 }
 
 static inline size_t t_count_substr(const char *s, const char *sub) {

@@ -1650,6 +1650,23 @@ START_TEST(test_config_env) {
   ck_assert_uint_eq(t_count_substr(err, "\n"), 8);
   free(err);
 
+  /* Signs and white space anywhere are rejected: strtoull skips leading blanks and wraps a
+   * negated value (" -1" was 2^64-1, no limit at all). */
+  const char *signed_values[] = { " -1", "\t-1", "+8M", " 8M", "8M ", "-0", "\n1G", "8 M" };
+  for (size_t i = 0; i < sizeof option_vars / sizeof option_vars[0]; i++) unsetenv(option_vars[i]);
+  for (size_t i = 0; i < sizeof signed_values / sizeof signed_values[0]; i++) {
+    setenv("HP_HEAP_LIMIT", signed_values[i], 1);
+    setenv("HP_TENURE_AGE", signed_values[i], 1);
+    cap = t_capture_begin();
+    rejected = hp_config_from_env(&c);
+    err = t_capture_end(&cap);
+    ck_assert_msg(rejected == 2, "\"%s\": %d rejected: %s", signed_values[i], rejected, err);
+    ck_assert_msg(memcmp(&c, &good, sizeof c) == 0, "\"%s\" changed the configuration", signed_values[i]);
+    free(err);
+  }
+  unsetenv("HP_HEAP_LIMIT");
+  unsetenv("HP_TENURE_AGE");
+
   /* The parsed configuration makes a working runtime. */
   for (size_t i = 0; i < sizeof option_vars / sizeof option_vars[0]; i++) unsetenv(option_vars[i]);
   good.heap_limit = 0;
@@ -1955,6 +1972,89 @@ START_TEST(test_two_runtimes) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  Registrations when memory is exhausted
+ * ------------------------------------------------------------------------------------
+ * Every registration (global root, range, callback, pin) returns -1 with ENOMEM when its
+ * table cannot grow, and leaves the runtime as it was. The pools' whole reservation is taken
+ * by hp_pool_alloc, largest blocks first (the reservation is address space: this commits
+ * nothing but the blocks' first words), in this test's own process.
+ */
+
+typedef struct t_hoard { void **blocks; size_t n, cap; } t_hoard;
+
+static void hoard_all(t_hoard *h) {
+  for (size_t size = (size_t)1 << 36; size >= 16; size /= 2) {
+    for (;;) {
+      void *b = hp_pool_alloc(size);
+      if (b == NULL) break;
+      if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 4096;
+        h->blocks = realloc(h->blocks, h->cap * sizeof *h->blocks);
+        ck_assert_ptr_nonnull(h->blocks);
+      }
+      h->blocks[h->n++] = b;
+    }
+  }
+}
+
+static void hoard_free(t_hoard *h) {
+  for (size_t i = 0; i < h->n; i++) hp_pool_free(h->blocks[i]);
+  free(h->blocks);
+  *h = (t_hoard){ 0 };
+}
+
+static void noop_roots(hp_visit_fn visit, void *ctx, void *data) { (void)visit; (void)ctx; (void)data; }
+
+START_TEST(test_registration_oom) {
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  static void *slot;
+  static hp_root_range range;
+  node *x = new_node(t, 7);                       /* in this thread's own buffer */
+  slot = x;
+  t_hoard h = { 0 };
+  hoard_all(&h);
+  ck_assert_uint_gt(h.n, 0);
+  errno = 0;
+  ck_assert_int_eq(hp_root_add(rt, &slot), -1);
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_int_eq(hp_root_range_add(rt, &range), -1);
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_int_eq(hp_root_callback_add(rt, noop_roots, NULL), -1);
+  ck_assert_int_eq(errno, ENOMEM);
+  errno = 0;
+  ck_assert_int_eq(hp_pin(t, x), -1);
+  ck_assert_int_eq(errno, ENOMEM);
+  hoard_free(&h);
+  /* Nothing was registered: removing fails, and a collection does not keep or fix x. */
+  errno = 0;
+  ck_assert_int_eq(hp_root_remove(rt, &slot), -1);
+  ck_assert_int_eq(errno, ENOENT);
+  errno = 0;
+  ck_assert_int_eq(hp_root_range_remove(rt, &range), -1);
+  ck_assert_int_eq(errno, ENOENT);
+  errno = 0;
+  ck_assert_int_eq(hp_root_callback_remove(rt, noop_roots, NULL), -1);
+  ck_assert_int_eq(errno, ENOENT);
+  errno = 0;
+  ck_assert_int_eq(hp_unpin(t, x), -1);
+  ck_assert_int_eq(errno, ENOENT);
+  /* With memory back, the same calls work. */
+  ck_assert_int_eq(hp_root_add(rt, &slot), 0);
+  ck_assert_int_eq(hp_pin(t, x), 0);
+  hp_collect(t, HP_GC_MINOR);
+  ck_assert_ptr_eq(slot, x);                      /* pinned: not moved */
+  check_node(slot, 7);
+  ck_assert_int_eq(hp_unpin(t, x), 0);
+  ck_assert_int_eq(hp_root_remove(rt, &slot), 0);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------ */
 
 static Suite *suite(void) {
@@ -1974,7 +2074,7 @@ static Suite *suite(void) {
     T(test_heap_limit_list, 300), T(test_heap_limit_large, 300), T(test_oom_handler_frees, 300),
     T(test_config_defaults, 60), T(test_config_env, 60), T(test_config_invalid, 60),
     T(test_events, 120), T(test_gc_log, 60), T(test_pause_stats, 60), T(test_verify_count, 60),
-    T(test_two_runtimes, 60),
+    T(test_two_runtimes, 60), T(test_registration_oom, 120),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

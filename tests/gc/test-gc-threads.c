@@ -28,8 +28,16 @@
 #include "gc-test.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdatomic.h>
+
+#if defined(__SANITIZE_THREAD__)
+/* test_fork_with_threads: the child of a multi-threaded fork starts a thread (the pools'
+ * purger comes back after a fork), which ThreadSanitizer refuses by default. */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "die_after_fork=0"; }
+#endif
 
 /* ------------------------------------------------------------------------------------
  *  Types
@@ -64,6 +72,7 @@ static void t_types(hp_runtime *rt) {
  * the tests compare the sum over all threads with the statistics' bytes_allocated. */
 
 static _Thread_local uint64_t my_bytes;
+static uint64_t my_bytes_out;                     /* a thread's my_bytes, after it is joined */
 
 static void *t_new(hp_thread *t, const hp_type *type, size_t size) {
   void *p = hp_new(t, type, size);
@@ -1577,6 +1586,246 @@ START_TEST(test_eden_contention) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------------------------
+ *  hp_pin while another thread collects
+ * ------------------------------------------------------------------------------------
+ * A thread allocates a node, publishes it in a global root slot and collects, over and over;
+ * another pins the node it finds in the newest slot. That node sits in the first thread's
+ * buffer, so hp_pin stops the world -- or, when the first thread is already collecting, is
+ * parked through that collection. hp_pin used to look the old address up after being parked:
+ * it pinned whatever sat there now (the slot then names another address) or refused a valid
+ * object. Each pin must succeed, name the published node (contents), and leave it in place
+ * (the slot still names it). conservative_stack is off (t_runtime): nothing else pins it.
+ */
+
+enum { PD_SLOTS = 1 << 15 };
+typedef struct pd_ctx {
+  hp_runtime *rt;
+  void *slots[PD_SLOTS];
+  hp_root_range range;
+  _Atomic size_t latest;                  /* slots[1..latest] are published */
+  _Atomic bool done;
+  size_t count;
+} pd_ctx;
+
+static void *pd_collector(void *arg) {
+  pd_ctx *x = arg;
+  hp_thread *t = t_attach(x->rt);
+  for (size_t i = 1; i < x->count; i++) {
+    node *n = new_node(t, i);
+    __atomic_store_n(&x->slots[i], n, __ATOMIC_RELAXED);   /* a root: no barrier */
+    atomic_store(&x->latest, i);
+    hp_collect(t, HP_GC_MINOR);
+  }
+  atomic_store(&x->done, true);
+  hp_thread_detach(t);
+  return NULL;
+}
+
+START_TEST(test_pin_during_collection) {
+  static pd_ctx x;
+  memset(&x, 0, sizeof x);
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  x.rt = rt;
+  x.count = t_big(PD_SLOTS, PD_SLOTS / 8, PD_SLOTS / 32);
+  x.range = (hp_root_range){ x.slots, PD_SLOTS };
+  ck_assert_int_eq(hp_root_range_add(rt, &x.range), 0);
+  pthread_t th;
+  t_start(t, &th, pd_collector, &x);
+  size_t pins = 0, last = 0;
+  while (!atomic_load(&x.done)) {
+    size_t j = atomic_load(&x.latest);
+    if (j == last) { hp_safepoint(t); continue; }
+    last = j;
+    node *p = __atomic_load_n(&x.slots[j], __ATOMIC_RELAXED);
+    int r = hp_pin(t, p);
+    ck_assert_msg(r == 0, "hp_pin(node %zu at %p) failed: errno %d", j, (void *)p, errno);
+    node *now = __atomic_load_n(&x.slots[j], __ATOMIC_RELAXED);
+    ck_assert_msg(now == p, "hp_pin(node %zu at %p): the node is at %p now, and %p holds id %llu",
+                  j, (void *)p, (void *)now, (void *)p, (unsigned long long)p->id);
+    ck_assert_msg(p->id == j && p->check == t_mix(j), "hp_pin(%p) pinned id %llu, not node %zu", (void *)p,
+                  (unsigned long long)p->id, j);
+    ck_assert_int_eq(hp_unpin(t, p), 0);
+    pins++;
+    hp_safepoint(t);
+  }
+  t_join(t, &th, 1);
+  ck_assert_uint_gt(pins, 0);
+  for (size_t i = 1; i < x.count; i++) {
+    const node *n = x.slots[i];
+    ck_assert_msg(n != NULL && n->id == i && n->check == t_mix(i), "slot %zu lost its node", i);
+  }
+  ck_assert_int_eq(hp_root_range_remove(rt, &x.range), 0);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------
+ *  Attaching twice, and exiting attached
+ * ------------------------------------------------------------------------------------
+ * hp_thread_attach from an attached thread returns its handle again, with one more attach
+ * to undo: the thread stays attached until as many hp_thread_detach calls. Were a second
+ * handle made, one would be left attached and hp_runtime_destroy would abort naming it. */
+
+static void *attach_twice(void *arg) {
+  hp_runtime *rt = arg;
+  hp_thread *a = t_attach(rt), *b = hp_thread_attach(rt);
+  ck_assert_ptr_eq(a, b);
+  hp_thread_detach(b);                            /* still attached: a is valid */
+  cell *c = NULL;
+  HP_ROOTS(a, fr, HP_SLOT(c));
+  c = build_list(a, 1000, 77);
+  hp_collect(a, HP_GC_MINOR);
+  check_list(c, 1000, 77);
+  HP_UNROOT(a, fr);
+  hp_thread_detach(a);
+  hp_thread *again = t_attach(rt);                /* a new attach after the last detach */
+  ck_assert_ptr_nonnull(new_node(again, 5));
+  hp_thread_detach(again);
+  return NULL;
+}
+
+START_TEST(test_attach_twice) {
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  ck_assert_ptr_eq(hp_thread_attach(rt), t);      /* the main thread is attached already */
+  hp_thread_detach(t);
+  ck_assert_ptr_eq(hp_main_thread(rt), t);        /* and still is */
+  ck_assert_ptr_nonnull(new_node(t, 1));
+  pthread_t th;
+  t_start(t, &th, attach_twice, rt);
+  t_join(t, &th, 1);
+  hp_collect(t, HP_GC_MAJOR);
+  ck_assert_uint_eq(hp_verify_heap(rt), 0);
+  hp_runtime_destroy(rt);                         /* aborts if a handle were left attached */
+}
+END_TEST
+
+/* A thread that returns attached, with a frame still pushed: the thread key's destructor
+ * detaches it (saying so at HP_DEBUG >= 1), so the next collection does not wait for it and
+ * the runtime can be destroyed. What it allocated is accounted for. */
+static void *leave_attached(void *arg) {
+  hp_runtime *rt = arg;
+  pthread_setname_np(pthread_self(), "hp-leaver");
+  hp_thread *t = t_attach(rt);
+  static cell *c;
+  HP_ROOTS(t, fr, HP_SLOT(c));
+  c = build_list(t, 100, 3);
+  (void)fr;
+  my_bytes_out = my_bytes;
+  return NULL;                                    /* no HP_UNROOT, no hp_thread_detach */
+}
+
+START_TEST(test_exit_attached) {
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  struct hp_gc_stats s0 = t_stats(rt);
+  t_capture cap = t_capture_begin();
+  pthread_t th;
+  t_start(t, &th, leave_attached, rt);
+  t_join(t, &th, 1);
+  char *err = t_capture_end(&cap);
+  if (T_HP_DEBUG >= 1)
+    ck_assert_msg(strstr(err, "\"hp-leaver\"") && strstr(err, "exited while attached") &&
+                  strstr(err, "with shadow-stack frames pushed") && t_count_substr(err, "\n") == 1, "warning: %s", err);
+  else
+    ck_assert_str_eq(err, "");
+  free(err);
+  hp_collect(t, HP_GC_MINOR);                     /* does not wait for the thread that is gone */
+  hp_collect(t, HP_GC_MAJOR);
+  ck_assert_uint_eq(hp_verify_heap(rt), 0);
+  ck_assert_uint_eq(t_stats(rt).bytes_allocated - s0.bytes_allocated, my_bytes_out);
+  hp_runtime_destroy(rt);                         /* no other thread attached */
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------
+ *  fork() while another thread is attached and allocating
+ * ------------------------------------------------------------------------------------
+ * The child has the forking thread only: hp forgets the others (their roots with them), so
+ * the child can allocate and collect without waiting for a thread that does not exist. The
+ * child checks its own list, allocates, collects, verifies the exact count and exits 0. */
+
+typedef struct fk_ctx { hp_runtime *rt; _Atomic bool stop; _Atomic size_t rounds; } fk_ctx;
+
+static void *fk_allocator(void *arg) {
+  fk_ctx *x = arg;
+  hp_thread *t = t_attach(x->rt);
+  cell *c = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(c));
+  t_rng r = { 7 };
+  for (uint64_t i = 0; !atomic_load(&x->stop); i++) {
+    c = build_list(t, 200, i);
+    garbage(t, &r, 100);
+    check_list(c, 200, i);
+    atomic_fetch_add(&x->rounds, 1);
+  }
+  HP_UNROOT(t, fr);
+  hp_thread_detach(t);
+  return NULL;
+}
+
+/* The child's checks: 0 if all hold, else the number of the one that failed. */
+static int fk_child(hp_thread *t, cell **mine) {
+  for (size_t i = 0; i < 20; i++) {
+    cell *c = *mine;
+    for (size_t k = 0; k < 500; k++, c = c->next)
+      if (c == NULL || c->value != t_mix(99 + k) || c->check != t_mix(c->value)) return 1;
+    if (c != NULL) return 2;
+    cell *g = NULL;
+    HP_ROOTS(t, fr, HP_SLOT(g));
+    g = build_list(t, 300, 5);                  /* garbage once dropped */
+    hp_collect(t, i % 4 == 3 ? HP_GC_MAJOR : HP_GC_MINOR);
+    HP_UNROOT(t, fr);
+  }
+  hp_collect(t, HP_GC_MAJOR);
+  if (hp_verify_heap(hp_thread_runtime(t)) != 500) return 3;   /* the other thread's roots are gone */
+  return 0;
+}
+
+START_TEST(test_fork_with_threads) {
+  static fk_ctx x;
+  memset(&x, 0, sizeof x);
+  hp_runtime *rt = t_runtime(NULL);
+  t_types(rt);
+  hp_thread *t = hp_main_thread(rt);
+  x.rt = rt;
+  cell *mine = NULL;
+  HP_ROOTS(t, fr, HP_SLOT(mine));
+  mine = build_list(t, 500, 99);
+  pthread_t th;
+  t_start(t, &th, fk_allocator, &x);
+  for (int n = 0; n < 3; n++) {
+    while (atomic_load(&x.rounds) < (size_t)(n + 1) * 3) hp_safepoint(t);
+    fflush(NULL);
+    pid_t pid = fork();                           /* the other thread is attached, allocating */
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+      int rc = fk_child(t, &mine);
+      if (rc == 0) {
+        HP_UNROOT(t, fr);
+        hp_runtime_destroy(rt);                   /* nobody else is attached in the child */
+      }
+      _exit(rc);
+    }
+    int st;
+    hp_blocking_enter(t);
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    hp_blocking_leave(t);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork %d: the child failed: status %#x", n, st);
+  }
+  atomic_store(&x.stop, true);
+  t_join(t, &th, 1);
+  check_list(mine, 500, 99);
+  HP_UNROOT(t, fr);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------ */
 
 static Suite *suite(void) {
@@ -1588,6 +1837,8 @@ static Suite *suite(void) {
     T(test_shared_large_array, 2, 300),
     T(test_stats_while_collecting, 1, 60), T(test_header_reads_during_barrier, 1, 120),
     T(test_eden_contention, 1, 300), T(test_stats_during_attach, 1, 120),
+    T(test_pin_during_collection, 1, 300), T(test_attach_twice, 1, 60), T(test_exit_attached, 1, 60),
+    T(test_fork_with_threads, 1, 120),
 #undef T
   };
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
