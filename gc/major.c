@@ -206,7 +206,7 @@ void hpC_major(hp_runtime *rt, hpC_results *cy) {
   hpC_young_reset(h);                      /* around the pinned objects still alive */
   hpC_space_reset(&h->from, &h->pinned);
   h->old_bytes -= s.freed_bytes;
-  size_t next = h->old_bytes / 100 * rt->cfg.major_growth_percent;
+  size_t next = h->old_bytes / 100 * h->major_growth;   /* hpC_old_resize may revise it */
   h->major_threshold = next > rt->cfg.major_min_size ? next : rt->cfg.major_min_size;
   cy->freed_objects += s.freed_objects;
   cy->marked = m.marked_bytes;

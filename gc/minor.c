@@ -324,7 +324,7 @@ static void scan(minor *c) {
 /* HotSpot's rule: the tenure age is the first age at which the survivors of that age and
  * younger fill more than half of a survivor space, but no more than the configured age. */
 static unsigned adapt_tenure(minor *c) {
-  unsigned max = c->rt->cfg.tenure_age;
+  unsigned max = hpC_tenure_max(c->rt);
   if (!c->rt->cfg.adaptive_tenure) return max;
   size_t desired = (c->to->hi - c->to->lo) / 2, total = 0;
   for (unsigned age = 1; age < 16; age++) {

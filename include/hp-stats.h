@@ -99,6 +99,9 @@ struct hp_gc_stats {
   uint64_t finalizers_registered;/* registered, object not yet found unreachable (now) */
   uint64_t weak_ns;              /* time clearing and updating weak slots and ephemerons */
   uint64_t finalize_ns;          /* time finding finalizable objects and keeping them alive */
+  uint64_t eden_size;            /* bytes of eden now (adaptive_eden: it follows the program) */
+  uint64_t eden_size_max;        /* the largest eden chosen so far */
+  uint64_t tlab_size;            /* the largest TLAB size chosen so far (32 KiB at first) */
 };
 
 #endif /* HP_STATS_H */

@@ -4,8 +4,9 @@
  * access. Variables that are always shared are declared _Atomic. Some words are plain by
  * nature and atomic only at times: an object's header word (written plainly by hp_new and
  * by the collector with the world stopped, but set by racing write barriers), the words of
- * the pools' side bitmaps (the collector's cards), and the public hp_thread's safepoint
- * flag (a plain int of include/hp.h, read with a relaxed load by hp_safepoint). Those are
+ * the pools' side bitmaps (the collector's cards), the public hp_thread's safepoint
+ * flag (a plain int of include/hp.h, read with a relaxed load by hp_safepoint), and the
+ * world stop's counters (written under world_mu, read by spinning threads). Those are
  * accessed through these functions, the one place where a plain word is viewed as _Atomic;
  * the assertions make sure the two have the same size and alignment.
  */
@@ -28,6 +29,25 @@ hp_inline uint64_t hpS_word_fetch_or(uint64_t *w, uint64_t bits, memory_order mo
 }
 hp_inline void hpS_int_store(int *w, int v, memory_order mo) {
   atomic_store_explicit((_Atomic int *)w, v, mo);
+}
+
+/* The world stop's `nrunning` and `stopping` (gc/mutator.c): written under a mutex, read by
+ * spinners without it. */
+_Static_assert(sizeof(_Atomic unsigned) == sizeof(unsigned) && _Alignof(_Atomic unsigned) == _Alignof(unsigned),
+               "a plain unsigned must be usable as an atomic one");
+_Static_assert(sizeof(_Atomic bool) == sizeof(bool) && _Alignof(_Atomic bool) == _Alignof(bool),
+               "a plain bool must be usable as an atomic one");
+hp_inline unsigned hpS_uint_load(const unsigned *w, memory_order mo) {
+  return atomic_load_explicit((_Atomic unsigned *)(uintptr_t)w, mo);
+}
+hp_inline void hpS_uint_store(unsigned *w, unsigned v, memory_order mo) {
+  atomic_store_explicit((_Atomic unsigned *)w, v, mo);
+}
+hp_inline bool hpS_bool_load(const bool *w, memory_order mo) {
+  return atomic_load_explicit((_Atomic bool *)(uintptr_t)w, mo);
+}
+hp_inline void hpS_bool_store(bool *w, bool v, memory_order mo) {
+  atomic_store_explicit((_Atomic bool *)w, v, mo);
 }
 
 #endif /* HP_PLATFORM_ATOMIC_H */

@@ -266,6 +266,8 @@ static void gb_report(FILE *out) {
           (unsigned long long)s.bytes_pinned, (unsigned long long)s.stack_bytes_scanned,
           (unsigned long long)s.stack_scan_ns, (unsigned long long)s.stop_ns_total,
           (unsigned long long)(n ? s.stop_ns_total / n : 0), (unsigned long long)s.stop_ns_max);
+  fprintf(out, " eden_bytes=%llu eden_max_bytes=%llu tlab_bytes=%llu", (unsigned long long)s.eden_size,
+          (unsigned long long)s.eden_size_max, (unsigned long long)s.tlab_size);
   if (gb_track_scan)
     fprintf(out, " minor_scan_ns=%llu minor_scan_bytes=%llu major_scan_ns=%llu major_scan_bytes=%llu",
             (unsigned long long)gb_scan_ns[HP_GC_MINOR], (unsigned long long)gb_scan_bytes[HP_GC_MINOR],
