@@ -210,38 +210,67 @@ static void settle_pinned(minor *c) {
  *  The scan
  * ------------------------------------------------------------------------------------ */
 
+/* Card granules pass through a pipeline of HPC_CARD_DEPTH: a granule's slot line is
+ * prefetched when it enters, the young headers its slots point to at half depth, and its
+ * slots are visited when it leaves. Dirty cards of a large table are scattered: one miss on
+ * the slot and one on its referent each, which now overlap across cards instead of only
+ * within one bitmap word. */
+#define HPC_CARD_DEPTH 16
+
+typedef struct card_pipe {
+  uintptr_t q[HPC_CARD_DEPTH];
+  size_t pushed, done;
+  uintptr_t lo, hi;                  /* the array part of the object */
+  bool any;                          /* a visited card still points young */
+} card_pipe;
+
+static void card_fetch(minor *c, const card_pipe *p, uintptr_t g) {
+  for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
+    if (s >= p->lo && s < p->hi && hpC_is_young(c->h, *(void **)s)) __builtin_prefetch(*(char **)s - 8, 1);
+}
+
+/* Visits the slots of granule g; its card stays marked only while one still points young. */
+static void card_visit(minor *c, card_pipe *p, uintptr_t g) {
+  c->points_young = false;
+  for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
+    if (s >= p->lo && s < p->hi) visit_slot((void **)s, c);
+  if (c->points_young) {
+    p->any = true;
+    return;
+  }
+  size_t off = (g & (HPP_PAGE - 1)) / HPP_GRANULE;
+  hpP_bits(hpP_index((void *)g), HPP_BITS_AUX)[off / 64] &= ~((uint64_t)1 << (off % 64));
+}
+
+static void card_push(minor *c, card_pipe *p, uintptr_t g) {
+  if (p->pushed - p->done == HPC_CARD_DEPTH) card_visit(c, p, p->q[p->done++ % HPC_CARD_DEPTH]);
+  p->q[p->pushed % HPC_CARD_DEPTH] = g;
+  __builtin_prefetch((void *)g);
+  if (p->pushed >= HPC_CARD_DEPTH / 2) card_fetch(c, p, p->q[(p->pushed - HPC_CARD_DEPTH / 2) % HPC_CARD_DEPTH]);
+  p->pushed++;
+}
+
+static void card_drain(minor *c, card_pipe *p) {
+  size_t from = p->pushed >= HPC_CARD_DEPTH / 2 ? p->pushed - HPC_CARD_DEPTH / 2 : 0;
+  if (from < p->done) from = p->done;
+  for (size_t i = from; i < p->pushed; i++) card_fetch(c, p, p->q[i % HPC_CARD_DEPTH]);
+  while (p->done < p->pushed) card_visit(c, p, p->q[p->done++ % HPC_CARD_DEPTH]);
+}
+
 /* Visits the fixed slots of a carded array and the slots of its marked cards; a card stays
- * marked while one of its slots still points young. */
+ * marked while one of its slots still points young. Clean cards cost a zero test per 64. */
 static void scan_cards(minor *c, uint64_t *hdr, const hp_type *t) {
   char *body = (char *)(hdr + 1);
   for (uint32_t i = 0; i < t->noffsets; i++) visit_slot((void **)(body + t->offsets[i]), c);
-  uintptr_t lo = hpC_card_lo(hdr, t), hi = (uintptr_t)hdr + hpC_bytes(*hdr);
-  bool any = c->points_young;
-  for (uintptr_t page = (uintptr_t)hdr & ~(HPP_PAGE - 1); page < hi; page += HPP_PAGE) {
-    uint64_t *bits = hpP_bits(hpP_index((void *)page), HPP_BITS_AUX);
-    for (size_t w = 0; w < HPP_BITS_WORDS; w++) {
-      uint64_t m = bits[w], keep = 0;
-      if (m == 0) continue;
-      /* The slots of a card word point anywhere in eden: fetch their objects' headers for
-       * the whole word first, so that the misses overlap. */
-      for (uint64_t pm = m; pm; pm &= pm - 1) {
-        uintptr_t g = page + (w * 64 + (unsigned)__builtin_ctzll(pm)) * HPP_GRANULE;
-        for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
-          if (s >= lo && s < hi && hpC_is_young(c->h, *(void **)s)) __builtin_prefetch(*(char **)s - 8, 1);
-      }
-      while (m) {
-        unsigned b = (unsigned)__builtin_ctzll(m);
-        m &= m - 1;
-        uintptr_t g = page + (w * 64 + b) * HPP_GRANULE;
-        c->points_young = false;
-        for (uintptr_t s = g; s < g + HPP_GRANULE; s += 8)
-          if (s >= lo && s < hi) visit_slot((void **)s, c);
-        if (c->points_young) { keep |= (uint64_t)1 << b; any = true; }
-      }
-      bits[w] = keep;
-    }
+  card_pipe p = { .lo = hpC_card_lo(hdr, t), .hi = (uintptr_t)hdr + hpC_bytes(*hdr), .any = c->points_young };
+  for (uintptr_t page = (uintptr_t)hdr & ~(HPP_PAGE - 1); page < p.hi; page += HPP_PAGE) {
+    const uint64_t *bits = hpP_bits(hpP_index((void *)page), HPP_BITS_AUX);
+    for (size_t w = 0; w < HPP_BITS_WORDS; w++)
+      for (uint64_t m = bits[w]; m; m &= m - 1)
+        card_push(c, &p, page + (w * 64 + (unsigned)__builtin_ctzll(m)) * HPP_GRANULE);
   }
-  c->points_young = any;
+  card_drain(c, &p);
+  c->points_young = p.any;
 }
 
 /* Scans the remembered set: each object is traced, and stays remembered only if it still
