@@ -324,23 +324,53 @@ static bool scan_promoted(minor *c) {
   return true;
 }
 
+/* The scan's look-ahead: the young referents of the objects up to HPC_SCAN_AHEAD bytes
+ * past the scan point are prefetched before the scan reaches them. Their headers are what
+ * the scan misses on (two thirds of GCBench's minor collection time was that one load).
+ * Only the slots the type declares (fixed offsets, array part) are looked at: an embedder's
+ * trace callback runs once per object, in the scan proper. */
+#define HPC_SCAN_AHEAD 256
+
+static void prefetch_referents(minor *c, const uint64_t *hdr) {
+  uint64_t hw = *hdr;
+  const hp_type *type = hpC_types[hpC_type_id(hw)];
+  if (type == NULL || (type->flags & HP_TYPE_LEAF)) return;
+  char *body = (char *)(hdr + 1);
+  for (uint32_t i = 0; i < type->noffsets; i++) {
+    void *p = *(void **)(body + type->offsets[i]);
+    if (hpC_is_young(c->h, p)) __builtin_prefetch((char *)p - 8, 1);
+  }
+  if (type->flags & HP_TYPE_ARRAY) {
+    void **slot = (void **)(body + ((type->size + 7) & ~(size_t)7));
+    void **end = (void **)((char *)hdr + hpC_bytes(hw));
+    for (int n = 0; slot < end && n < 8; slot++, n++)   /* the first few: the rest stream */
+      if (hpC_is_young(c->h, *slot)) __builtin_prefetch((char *)*slot - 8, 1);
+  }
+}
+
 /* Cheney's loop over to-space, run by run, interleaved with the promoted objects and the
  * values of released ephemerons; it resumes where it stopped when called again. */
 static void scan(minor *c) {
   hpC_space *to = c->to;
   size_t r = c->scan_run;
-  uintptr_t s = c->scan_at;
+  uintptr_t s = c->scan_at, ahead = s;
   for (;;) {
     while (r < to->nruns) {
       /* The end moves while we scan: tracing copies more objects into to-space. */
-      while (s < (r == to->run ? to->top : to->runs[r].hi)) {
+      uintptr_t end;
+      while (s < (end = r == to->run ? to->top : to->runs[r].hi)) {
+        while (ahead < end && ahead < s + HPC_SCAN_AHEAD) {
+          const uint64_t *ph = (const uint64_t *)ahead;
+          ahead += hpC_bytes(*ph);
+          prefetch_referents(c, ph);
+        }
         uint64_t *hdr = (uint64_t *)s;
         s += hpC_bytes(*hdr);
         hpC_trace_with(hdr, visit_slot, c);
         trace_weak(c, hdr);
       }
       if (r >= to->run) break;                        /* caught up with the copying */
-      if (++r < to->nruns) s = to->runs[r].lo;
+      if (++r < to->nruns) s = ahead = to->runs[r].lo;
     }
     bool more = scan_promoted(c);
     if (hpC_weak_drain(&c->h->weak, visit, c)) more = true;

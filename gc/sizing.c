@@ -42,7 +42,7 @@
  * share of the time since the previous one doubles the headroom (major_growth - 100), one
  * under half of it takes a quarter of the headroom away; within [110, major_growth_percent],
  * starting at the top: a heap whose major collections are cheap for the time it runs gets
- * tighter, one whose collections cost keeps its room.
+ * tighter, one whose collections cost keeps its room. major_gc_percent 0 keeps it fixed.
  */
 #include "gc/collector.h"
 #include "pools/platform/os.h"
@@ -171,7 +171,7 @@ void hpC_old_resize(hp_runtime *rt, uint64_t pause_ns, uint64_t now_ns) {
   h->last_major_end_ns = now_ns;
   h->last_gc_end_ns = now_ns;
   unsigned max = rt->cfg.major_growth_percent, g = h->major_growth;
-  if (last != 0 && start > last) {
+  if (rt->cfg.major_gc_percent != 0 && last != 0 && start > last) {
     double cost = (double)pause_ns / (double)(now_ns - last), target = rt->cfg.major_gc_percent / 100.0;
     if (cost > target) g = 100 + 2 * (g - 100);
     else if (cost < target / 2) g = g - (g - 100) / 4;

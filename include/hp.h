@@ -186,7 +186,7 @@ struct hp_config {
   unsigned major_growth_percent; /* major collection when the old generation has grown to
                                     at most this % of what survived the last one (200);
                                     the growth used adapts to major_gc_percent */
-  unsigned major_gc_percent;  /* grow more while majors take more of the time than this (5) */
+  unsigned major_gc_percent;  /* growth adapts to majors taking this % of the time (5; 0: fixed) */
   size_t major_min_size;      /* ... but not before it holds this many bytes (16 MiB) */
   unsigned stress;            /* collect every N allocations, minor and major in turn (0) */
   unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */

@@ -33,8 +33,8 @@
     "most bytes the heap may commit (0: no limit but the address reservation)")            \
   X(uint, major_growth_percent, "HP_MAJOR_GROWTH", 200, 110, 100000,                        \
     "the most the old generation grows between major collections, in % of what survived")  \
-  X(uint, major_gc_percent, "HP_MAJOR_COST", 5, 1, 100,                                     \
-    "grow the old generation more while major collections take more than this % of the time") \
+  X(uint, major_gc_percent, "HP_MAJOR_COST", 5, 0, 100,                                     \
+    "adapt the old generation's growth to major collections taking this % of the time (0: fixed)") \
   X(size, major_min_size, "HP_MAJOR_MIN_SIZE", 16 * HP_MiB, 0, SIZE_MAX,                   \
     "no major collection (but on demand or at the heap limit) below this old size")        \
   X(uint, stress, "HP_GC_STRESS", 0, 0, 1000000000,                                         \

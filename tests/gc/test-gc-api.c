@@ -1629,12 +1629,14 @@ START_TEST(test_config_env) {
   setenv("HP_GC_STRESS", "7", 1);
   setenv("HP_GC_VERIFY", "2", 1);
   setenv("HP_GC_LOG", "1", 1);
+  setenv("HP_ADAPTIVE_EDEN", "1", 1);            /* t_config turns it off */
   setenv("HP_EDEN_MAX_SIZE", "32M", 1);
   setenv("HP_YOUNG_PAUSE_GOAL_US", "500", 1);
   setenv("HP_MINOR_COST", "10", 1);
   setenv("HP_MAJOR_COST", "2", 1);
   setenv("HP_STOP_SPIN_US", "0", 1);
   ck_assert_int_eq(hp_config_from_env(&c), 0);
+  ck_assert(c.adaptive_eden);
   ck_assert_uint_eq(c.eden_max_size, 32 * T_MiB);
   ck_assert_uint_eq(c.young_pause_goal_us, 500);
   ck_assert_uint_eq(c.minor_cost_percent, 10);
