@@ -104,6 +104,7 @@ struct hp_runtime {
   unsigned nrunning;              /* attached threads in HPC_RUNNING */
   unsigned ncpus;                 /* processors online (who may spin: gc/mutator.c) */
   unsigned spinners;              /* parked threads spinning for the end of a collection */
+  unsigned spin_us;               /* the spin budget now, <= stop_spin_us (0: not set yet) */
   hpC_mutator *collector;         /* the thread collecting, while stopping */
   unsigned stop_waited;           /* threads running when the last stop was requested, */
   uint64_t stopped_ns;            /*   and when the last of them stopped (hpS_now_ns) */

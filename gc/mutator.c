@@ -27,7 +27,8 @@
  * runs only where a core is free for it: at most ncpus - 1 parked threads spin at once
  * (`spinners`; the collector has the remaining core), and the collector does not spin
  * while more threads must reach a safe point than there are other cores, since spinning
- * would take the core one of them needs. With one core nobody spins. `stopping` and
+ * would take the core one of them needs. With one core nobody spins. Spins that time out
+ * shorten the next ones (spin_unlocked). `stopping` and
  * `nrunning` are written under world_mu with release stores, so that a spinner may read
  * them without it; what it sees is checked again under world_mu.
  */
@@ -54,23 +55,32 @@ static inline void cpu_relax(void) {
 }
 
 /* Spins, with world_mu released, while the running count (`stopping` if is_bool) is above
- * `bound`, for at most stop_spin_us. world_mu held on entry and on return; the caller
- * checks again under it. */
+ * `bound`, for at most spin_us. world_mu held on entry and on return; the caller checks
+ * again under it. The budget adapts: a spin that times out halves it (down to a sixteenth
+ * of stop_spin_us), one that succeeds adds a quarter back: on a machine whose other cores
+ * are busy with other processes, the thread waited for is not running and spinning only
+ * takes a core from it. */
 static void spin_unlocked(hp_runtime *rt, bool is_bool, unsigned bound) {
+  uint64_t budget = rt->spin_us ? rt->spin_us : rt->cfg.stop_spin_us;
   pthread_mutex_unlock(&rt->world_mu);
   uint64_t deadline = 0;
+  bool done = false;
   for (unsigned i = 0;; i++) {
     unsigned v = is_bool ? hpS_bool_load(&rt->stopping, memory_order_acquire)
                          : hpS_uint_load(&rt->nrunning, memory_order_acquire);
-    if (v <= bound) break;
+    if (v <= bound) { done = true; break; }
     if ((i & 63) == 0) {                               /* the clock every 64 rounds */
       uint64_t now = hpS_now_ns();
-      if (deadline == 0) deadline = now + (uint64_t)rt->cfg.stop_spin_us * 1000;
+      if (deadline == 0) deadline = now + budget * 1000;
       else if (now >= deadline) break;
     }
     cpu_relax();
   }
   pthread_mutex_lock(&rt->world_mu);
+  unsigned max = rt->cfg.stop_spin_us, min = max / 16 ? max / 16 : 1;
+  unsigned b = rt->spin_us ? rt->spin_us : max;
+  b = done ? b + (max / 4 ? max / 4 : 1) : b / 2;
+  rt->spin_us = b > max ? max : b < min ? min : b;
 }
 
 /* Waits until no collection is under way (a spin, then cv_resume). world_mu held. The
