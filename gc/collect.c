@@ -189,11 +189,16 @@ static void announce(hp_runtime *rt, collection *co) {
   hpC_phase(r, verify, &t);
 }
 
+/* Whether eden's size follows measurements (gc/sizing.c): not in stress mode, whose
+ * collections are forced at every Nth allocation and say nothing of the program (and the
+ * two clock reads per collection would cost it 7% at N = 1). */
+static bool sizes_adapt(const hp_runtime *rt) { return rt->cfg.adaptive_eden && rt->cfg.stress == 0; }
+
 /* The phases of gc/minor.c and gc/major.c, and verification after (cfg.verify, or tier 3). */
 static void run_phases(hp_runtime *rt, collection *co) {
   /* CPU time for the sizing policy: on a shared machine the pause also holds whatever
    * preempted the collector, which no eden size changes. */
-  uint64_t cpu0 = rt->cfg.adaptive_eden && co->kind == HP_GC_MINOR ? hpS_thread_cpu_ns() : 0;
+  uint64_t cpu0 = sizes_adapt(rt) && co->kind == HP_GC_MINOR ? hpS_thread_cpu_ns() : 0;
   if (co->kind == HP_GC_MINOR) hpC_minor(rt, false, &co->res);
   else hpC_major(rt, &co->res);
   co->work_ns = cpu0 ? hpS_thread_cpu_ns() - cpu0 : 0;
@@ -239,8 +244,11 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
   rt->last_kind = co->kind;
   /* The spaces' sizes for the next cycle, from what this collection cost (gc/sizing.c). */
   uint64_t end = hpS_now_ns();
-  if (co->kind == HP_GC_MINOR) hpC_young_resize(rt, &co->res, co->ev.pause_ns, co->work_ns, end);
-  else hpC_old_resize(rt, co->ev.pause_ns, end);
+  if (co->kind == HP_GC_MINOR) {
+    if (sizes_adapt(rt)) hpC_young_resize(rt, &co->res, co->ev.pause_ns, co->work_ns, end);
+  } else {
+    hpC_old_resize(rt, co->ev.pause_ns, end);
+  }
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
   if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))
