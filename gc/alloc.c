@@ -19,7 +19,7 @@ bool hpC_tlab_refill(hp_runtime *rt, hpC_mutator *th, size_t need) {
   hp_thread *t = &th->pub;
   hpC_tlab_retire(th);
   /* Under stress the TLAB holds just the object, so that every allocation comes back here. */
-  size_t want = rt->cfg.stress ? need : HPC_TLAB_SIZE, size;
+  size_t want = rt->cfg.stress ? need : th->tlab_size, size;
   if (want < need) want = need;
   uintptr_t lo = hpC_eden_grab(rt, need, want, &size);
   if (lo == 0) return false;

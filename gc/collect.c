@@ -26,6 +26,7 @@ bool hpC_runtime_init(hp_runtime *rt, void *caller) {
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&rt->cv_resume, NULL);
   rt->created_ns = hpS_now_ns();
+  rt->ncpus = hpS_ncpus();
   rt->stats.version = HP_GC_STATS_VERSION;
   if (!hpC_generations_init(rt)) return false;
   rt->main = hpC_mutator_new(rt, caller);
@@ -97,11 +98,19 @@ void hpC_mutator_hand_over(hpC_mutator *th) {
 
 void hpC_retire_tlabs(hp_runtime *rt) {
   hpC_generations *h = &rt->gens;
+  unsigned allocating = 0;
   for (hpC_mutator *th = rt->threads; th; th = th->next) {
     hpC_tlab_retire(th);
+    /* Its next TLABs sized by what it allocated in this cycle (gc/sizing.c). */
+    uint64_t now = hp_counter_get(th->allocated), cycle = now - th->allocated_at_gc;
+    th->allocated_at_gc = now;
+    th->tlab_size = hpC_tlab_size_for(rt, th->tlab_size, cycle);
+    if (th->tlab_size > h->tlab_peak) h->tlab_peak = th->tlab_size;
+    if (cycle > 0) allocating++;
     /* What the thread's barrier remembered, and the TLABs it took, go to the heap. */
     hpC_mutator_hand_over(th);
   }
+  h->alloc_threads = allocating;
   if (h->tlabs.len > 2) qsort(h->tlabs.items, h->tlabs.len / 2, 2 * sizeof(uintptr_t), hpC_cmp_word);
   hpC_eden_sync(h);
 }
@@ -174,6 +183,7 @@ typedef struct collection {
   hp_gc_event ev;                 /* what the event handler is told */
   hpC_results res;
   uint64_t weak0[4];              /* weak and finalizer counts before it (for the GC log) */
+  uint64_t work_ns;               /* a minor's phases in the collector's CPU time (sizing) */
 } collection;
 
 /* Counts the embedder's threads attached besides the collector (the world is stopped). */
@@ -211,10 +221,20 @@ static void announce(hp_runtime *rt, collection *co) {
   hpC_phase(r, verify, &t);
 }
 
+/* Whether eden's size follows measurements (gc/sizing.c): not in stress mode, whose
+ * collections are forced at every Nth allocation and say nothing of the program (and the
+ * two clock reads per collection would cost it 7% at N = 1). */
+static bool sizes_adapt(const hp_runtime *rt) { return rt->cfg.adaptive_eden && rt->cfg.stress == 0; }
+
 /* The phases of gc/minor.c, gc/major.c or a cycle's (gc/marker.c), and verification after
  * (cfg.verify, or tier 3): so the verifier also runs at the end of every concurrent cycle. */
 static void run_phases(hp_runtime *rt, collection *co) {
+  /* CPU time for the sizing policy: on a shared machine the pause also holds whatever
+   * preempted the collector, which no eden size changes. Plain minors only: a cycle's start
+   * pause also marks the roots. */
+  uint64_t cpu0 = sizes_adapt(rt) && co->plan == HPC_DID_MINOR ? hpS_thread_cpu_ns() : 0;
   hpC_cycle_run(rt, co->plan, &co->res);
+  co->work_ns = cpu0 ? hpS_thread_cpu_ns() - cpu0 : 0;
   uint64_t t = hpS_now_ns();
   if (rt->cfg.verify >= 1 || HP_DEBUG >= 3) hpC_verify(rt, "after a collection");
   hpC_phase(&co->res, verify, &t);
@@ -265,6 +285,13 @@ static void collect_stopped(hp_runtime *rt, void *arg) {
   if (rt->on_cycle) rt->on_cycle(rt, &co->res);        /* the GC log, set by the runtime */
   if (rt->on_event) rt->on_event(rt, &co->ev, rt->event_data);
   rt->last_kind = co->plan == HPC_DID_MAJOR ? HP_GC_MAJOR : HP_GC_MINOR;   /* a full one, or not */
+  /* The spaces' sizes for the next cycle, from what this collection cost (gc/sizing.c). */
+  uint64_t end = hpS_now_ns();
+  if (co->plan == HPC_DID_MINOR) {
+    if (sizes_adapt(rt)) hpC_young_resize(rt, &co->res, co->ev.pause_ns, co->work_ns, end);
+  } else if (co->counted == HP_GC_MAJOR) {
+    hpC_old_resize(rt, co->ev.pause_ns, end);
+  }
   /* Collecting for an allocation: take the buffer before the others resume (collect_for),
    * unless the heap is over its limit, where eden must not fill again (try_alloc). */
   if (th->refill_need && !(rt->cfg.heap_limit && hpC_committed(rt) > rt->cfg.heap_limit))

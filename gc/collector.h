@@ -34,6 +34,8 @@ struct hpC_mutator {
   _Atomic uint64_t allocated;     /* bytes of retired TLABs (the thread writes, stats read) */
   uint64_t stress_countdown;      /* allocations left before the next stress collection */
   size_t refill_need;             /* collecting for an allocation of this many bytes */
+  size_t tlab_size;               /* bytes of its next TLAB (gc/sizing.c) */
+  uint64_t allocated_at_gc;       /* `allocated` at the last collection */
   hpC_mutator *next, *prev;       /* in rt->threads (hpS_list), under world_mu */
   int state;                      /* HPC_*, under world_mu */
   hpC_vec remset;                 /* old objects this thread's barrier remembered */
@@ -138,6 +140,9 @@ struct hp_runtime {
   bool stopping;                  /* a collection is under way or waiting for threads */
   uint64_t epoch;                 /* collections started */
   unsigned nrunning;              /* attached threads in HPC_RUNNING */
+  unsigned ncpus;                 /* processors online (who may spin: gc/mutator.c) */
+  unsigned spinners;              /* parked threads spinning for the end of a collection */
+  unsigned spin_us;               /* the spin budget now, <= stop_spin_us (0: not set yet) */
   hpC_mutator *collector;         /* the thread collecting, while stopping */
   unsigned stop_waited;           /* threads running when the last stop was requested, */
   uint64_t stopped_ns;            /*   and when the last of them stopped (hpS_now_ns) */

@@ -70,7 +70,10 @@
 #define HPC_TYPE_MASK ((uint64_t)0xffff << HPC_TYPE_SHIFT)
 #define HPC_WORDS_SHIFT 24
 #define HPC_MAX_TYPES 65535
-#define HPC_TLAB_SIZE ((size_t)32 << 10)
+#define HPC_TLAB_SIZE ((size_t)32 << 10)       /* a thread's first TLAB */
+#define HPC_TLAB_MIN ((size_t)4 << 10)         /* the bounds of adaptive TLAB sizes */
+#define HPC_TLAB_MAX ((size_t)256 << 10)
+#define HPC_TLAB_REFILLS 64                    /* refills per thread per cycle aimed at */
 
 typedef struct hpC_generations hpC_generations;
 typedef struct hpC_mutator hpC_mutator;
@@ -158,6 +161,20 @@ struct hpC_generations {
   /* weak slots, ephemerons, finalizers (gc/weak.h) */
   hpC_weak weak;
   hpC_fin fin;
+  /* sizing (gc/sizing.c): eden and the survivors may take [eden_min, eden_max] bytes of
+   * their reserved regions; eden.hi and to.hi say how much they take now */
+  size_t eden_init, eden_min, eden_max, surv_max;
+  uintptr_t young_mid;                    /* where the survivor spaces meet: one ends there,
+                                             the other starts there */
+  size_t eden_peak;                       /* the largest eden chosen */
+  size_t tlab_peak;                       /* the largest TLAB size chosen */
+  unsigned alloc_threads;                 /* threads that allocated in the last cycle */
+  uint64_t last_gc_end_ns;                /* when the last collection ended */
+  double pause_avg_ns, cost_avg;          /* decaying averages of minor pauses and of their
+                                             share of the time */
+  uint64_t last_major_end_ns;             /* the old generation's growth policy */
+  size_t threshold_live;                  /* what the last major found live (hpC_set_thresholds) */
+  unsigned major_growth;                  /* % of what survived at which the next major comes */
 };
 
 /* Hands thread th a fresh TLAB of at least `need` bytes; false when eden is full. */
@@ -204,6 +221,26 @@ extern HP_INTERNAL _Atomic uint32_t hpC_ntypes;
 HP_INTERNAL const hp_type *hpC_type(unsigned id);
 hp_cold HP_INTERNAL _Noreturn void hpC_bad_type(unsigned id);
 
+/* ---- Sizing (gc/sizing.c) ---- */
+typedef struct hpC_results hpC_results;
+/* Sets the bounds of eden (eden_init/min/max, surv_max) from the configuration. */
+HP_INTERNAL void hpC_sizing_init(hp_runtime *rt);
+/* Bytes of each survivor space for an eden of `eden` bytes. */
+HP_INTERNAL size_t hpC_survivor_bytes(const hp_runtime *rt, size_t eden);
+/* After a minor collection that paused `pause_ns` (wall time, the stop included), whose
+ * work took work_ns of CPU time, and that ended at now_ns (world stopped, eden empty):
+ * resizes eden and to-space by the adaptive policy. */
+HP_INTERNAL void hpC_young_resize(hp_runtime *rt, const hpC_results *cy, uint64_t pause_ns, uint64_t work_ns,
+                                  uint64_t now_ns);
+/* The most minor collections an object survives before promotion: tenure_age, and more
+ * while eden is below its initial size, so that what dies young still dies young. */
+HP_INTERNAL unsigned hpC_tenure_max(const hp_runtime *rt);
+/* After a major collection: the old generation's next threshold, from the cost measured. */
+HP_INTERNAL void hpC_old_resize(hp_runtime *rt, uint64_t pause_ns, uint64_t now_ns);
+/* The TLAB size for a thread that allocated `cycle_bytes` in the last cycle, whose TLAB
+ * size was `cur`. */
+HP_INTERNAL size_t hpC_tlab_size_for(const hp_runtime *rt, size_t cur, uint64_t cycle_bytes);
+
 /* ---- Spaces ---- */
 HP_INTERNAL bool hpC_generations_init(hp_runtime *rt);
 HP_INTERNAL void hpC_generations_destroy(hp_runtime *rt);
@@ -240,7 +277,8 @@ hp_inline void *hpC_old_alloc(hpC_generations *h, size_t bytes) {
   }
   return b;
 }
-/* Bytes committed by the heap now (young span + old blocks). */
+/* Bytes committed by the heap now (eden and survivor spaces at their current sizes + old
+ * blocks). */
 HP_INTERNAL size_t hpC_committed(hp_runtime *rt);
 
 /* ---- Tracing ---- */

@@ -5,17 +5,20 @@
 
 #include <string.h>
 
-static size_t round_pages(size_t bytes) { return (bytes + HPP_PAGE - 1) & ~(HPP_PAGE - 1); }
-
 bool hpC_generations_init(hp_runtime *rt) {
   hpC_generations *h = &rt->gens;
   pthread_mutex_init(&h->mk.mu, NULL);
   pthread_mutex_init(&h->mk.log_mu, NULL);
   pthread_mutex_init(&h->mk.wake_mu, NULL);
   pthread_cond_init(&h->mk.wake_cv, NULL);
-  size_t eden = round_pages(rt->cfg.eden_size);
-  size_t surv = round_pages(eden / 100 * rt->cfg.survivor_percent);
-  size_t total = eden + 2 * surv;
+  hpC_sizing_init(rt);
+  /* Reserved for the largest eden and survivors (gc/sizing.c); they start smaller. */
+  size_t eden = h->eden_max, surv = h->surv_max, s0 = hpC_survivor_bytes(rt, h->eden_init);
+  /* Adaptive, the survivor spaces' first sizes are centred on a huge page: offset `mid`
+   * is s0 past a 2 MiB boundary (padding the reservation by less than 2 MiB). */
+  size_t mid = eden + surv;
+  if (h->eden_max > h->eden_init) mid = ((mid - s0 + 2 * HP_MiB - 1) & ~(2 * HP_MiB - 1)) + s0;
+  size_t total = mid + surv;
   /* 2 MiB aligned, with transparent huge pages: eden is touched all the time, and a huge
    * page saves 511 page faults and TLB misses of 4 KiB ones. */
   h->young_span = hpP_span_alloc(total >> HPP_PAGE_SHIFT, (2 * HP_MiB) >> HPP_PAGE_SHIFT, HPP_SPAN_RAW, NULL);
@@ -23,10 +26,15 @@ bool hpC_generations_init(hp_runtime *rt) {
   h->young_lo = (uintptr_t)hpP_span_start(h->young_span);
   hpS_hugepages((void *)h->young_lo, total);
   h->young_hi = h->young_lo + total;
+  /* [eden's region | from's region | to's region]; in use: eden from its start, the
+   * survivor spaces on either side of young_mid (gc/sizing.c), so that the two touch
+   * the fewest huge pages whatever their size. */
+  h->young_mid = h->young_lo + mid;
   h->eden.lo = h->young_lo;
-  h->eden.hi = h->from.lo = h->eden.lo + eden;
-  h->from.hi = h->to.lo = h->from.lo + surv;
-  h->to.hi = h->to.lo + surv;
+  h->eden.hi = h->eden.lo + h->eden_init;               /* the sizes in use, at first */
+  h->from.lo = h->young_mid - s0;
+  h->from.hi = h->to.lo = h->young_mid;
+  h->to.hi = h->young_mid + s0;
   hpC_space_reset(&h->eden, &h->pinned);
   hpC_space_reset(&h->from, &h->pinned);
   hpC_space_reset(&h->to, &h->pinned);
@@ -73,7 +81,7 @@ void hpC_generations_destroy(hp_runtime *rt) {
 
 size_t hpC_committed(hp_runtime *rt) {
   hpC_generations *h = &rt->gens;
-  return (h->young_hi - h->young_lo) + h->old_bytes;
+  return (h->eden.hi - h->eden.lo) + (h->from.hi - h->from.lo) + (h->to.hi - h->to.lo) + h->old_bytes;
 }
 
 uint64_t *hpC_old_header_of(const void *p, hpP_span **span) {

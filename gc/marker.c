@@ -57,7 +57,8 @@ unsigned hpC_mark_mode(const hp_runtime *rt) {
 
 void hpC_set_thresholds(hp_runtime *rt, size_t live) {
   hpC_generations *h = &rt->gens;
-  size_t next = live / 100 * rt->cfg.major_growth_percent;
+  h->threshold_live = live;                            /* hpC_old_resize revises from it */
+  size_t next = live / 100 * h->major_growth;          /* adaptive: gc/sizing.c */
   h->major_threshold = next > rt->cfg.major_min_size ? next : rt->cfg.major_min_size;
   h->cycle_trigger = live + (h->major_threshold - live) / 4 * 3;
 }

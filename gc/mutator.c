@@ -16,6 +16,21 @@
  * The safepoint flag is the only thing a running thread reads without the mutex: a relaxed
  * load in hp_safepoint, an inline check (hp.h). Threads that allocate poll in hp_new's slow
  * path, that is at least once per TLAB.
+ *
+ * Cheap stops. A minor collection of a small eden lasts tens of microseconds, about what it
+ * costs to put a thread to sleep on a condition variable and wake it again; so both waits
+ * of the protocol spin first, with world_mu released, for at most stop_spin_us:
+ *   - the collector, until nrunning falls to 1 (the others reach their safe points within
+ *     one TLAB's worth of allocation);
+ *   - a parked thread, until `stopping` is cleared (the collection is over).
+ * Only then do they sleep (cv_stopped, cv_resume: one broadcast wakes every sleeper). A spin
+ * runs only where a core is free for it: at most ncpus - 1 parked threads spin at once
+ * (`spinners`; the collector has the remaining core), and the collector does not spin
+ * while more threads must reach a safe point than there are other cores, since spinning
+ * would take the core one of them needs. With one core nobody spins. Spins that time out
+ * shorten the next ones (spin_unlocked). `stopping` and
+ * `nrunning` are written under world_mu with release stores, so that a spinner may read
+ * them without it; what it sees is checked again under world_mu.
  */
 #include "gc/collector.h"
 #include "pools/platform/atomic.h"
@@ -29,16 +44,68 @@ static void set_flags(hp_runtime *rt, int v) {
   for (hpC_mutator *th = rt->threads; th; th = th->next) hpS_int_store(&th->pub.safepoint, v, memory_order_release);
 }
 
+/* nrunning and stopping change under world_mu, with release stores for the spinners. */
+static void set_running(hp_runtime *rt, unsigned n) { hpS_uint_store(&rt->nrunning, n, memory_order_release); }
+static void set_stopping(hp_runtime *rt, bool v) { hpS_bool_store(&rt->stopping, v, memory_order_release); }
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spins, with world_mu released, while the running count (`stopping` if is_bool) is above
+ * `bound`, for at most spin_us. world_mu held on entry and on return; the caller checks
+ * again under it. The budget adapts: a spin that times out halves it (down to a sixteenth
+ * of stop_spin_us), one that succeeds adds a quarter back: on a machine whose other cores
+ * are busy with other processes, the thread waited for is not running and spinning only
+ * takes a core from it. */
+static void spin_unlocked(hp_runtime *rt, bool is_bool, unsigned bound) {
+  uint64_t budget = rt->spin_us ? rt->spin_us : rt->cfg.stop_spin_us;
+  pthread_mutex_unlock(&rt->world_mu);
+  uint64_t deadline = 0;
+  bool done = false;
+  for (unsigned i = 0;; i++) {
+    unsigned v = is_bool ? hpS_bool_load(&rt->stopping, memory_order_acquire)
+                         : hpS_uint_load(&rt->nrunning, memory_order_acquire);
+    if (v <= bound) { done = true; break; }
+    if ((i & 63) == 0) {                               /* the clock every 64 rounds */
+      uint64_t now = hpS_now_ns();
+      if (deadline == 0) deadline = now + budget * 1000;
+      else if (now >= deadline) break;
+    }
+    cpu_relax();
+  }
+  pthread_mutex_lock(&rt->world_mu);
+  unsigned max = rt->cfg.stop_spin_us, min = max / 16 ? max / 16 : 1;
+  unsigned b = rt->spin_us ? rt->spin_us : max;
+  b = done ? b + (max / 4 ? max / 4 : 1) : b / 2;
+  rt->spin_us = b > max ? max : b < min ? min : b;
+}
+
+/* Waits until no collection is under way (a spin, then cv_resume). world_mu held. The
+ * collector has a core; at most ncpus - 1 waiters spin, one on each other core. */
+static void wait_resume_locked(hp_runtime *rt) {
+  if (rt->stopping && rt->cfg.stop_spin_us && rt->spinners + 1 < rt->ncpus) {
+    rt->spinners++;
+    spin_unlocked(rt, true, 0);
+    rt->spinners--;
+  }
+  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+}
+
 /* Parks th until the collection under way is over. world_mu held. */
 static void park_locked(hp_runtime *rt, hpC_mutator *th) {
   th->state = HPC_PARKED;
-  rt->nrunning--;
+  set_running(rt, rt->nrunning - 1);
   pthread_cond_broadcast(&rt->cv_stopped);
   /* Not "until this epoch ends": when one collection follows another before we wake, the
    * second collector counted us as stopped already, so we must stay stopped for it too. */
-  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  wait_resume_locked(rt);
   th->state = HPC_RUNNING;
-  rt->nrunning++;
+  set_running(rt, rt->nrunning + 1);
 }
 
 hpC_mutator *hpC_mutator_self(hp_runtime *rt) {
@@ -59,11 +126,13 @@ bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
     return false;
   }
   uint64_t t0 = hpS_now_ns();
-  rt->stopping = true;
+  set_stopping(rt, true);
   rt->epoch++;
   rt->collector = th;
   set_flags(rt, 1);
   rt->stop_waited = rt->nrunning - 1;                  /* for the GC log */
+  /* Spin only while the threads to wait for have a core each besides ours. */
+  if (rt->nrunning > 1 && rt->nrunning <= rt->ncpus && rt->cfg.stop_spin_us) spin_unlocked(rt, false, 1);
   hpC_stall s;
   hpC_stall_begin(&s);
   while (rt->nrunning > 1) hpC_stall_wait(rt, th, &s);   /* with its deadline (gc/stall.c) */
@@ -80,7 +149,7 @@ bool hpC_stop_world(hp_runtime *rt, hpC_mutator *th) {
 void hpC_start_world(hp_runtime *rt) {
   pthread_mutex_lock(&rt->world_mu);
   set_flags(rt, 0);
-  rt->stopping = false;
+  set_stopping(rt, false);
   rt->collector = NULL;
   pthread_cond_broadcast(&rt->cv_resume);
   pthread_mutex_unlock(&rt->world_mu);
@@ -112,7 +181,7 @@ static void stop_running(hpC_mutator *th) {
   hp_runtime *rt = th->rt;
   pthread_mutex_lock(&rt->world_mu);
   th->state = HPC_BLOCKED;
-  rt->nrunning--;
+  set_running(rt, rt->nrunning - 1);
   pthread_cond_broadcast(&rt->cv_stopped);
   pthread_mutex_unlock(&rt->world_mu);
 }
@@ -147,9 +216,9 @@ void hp_blocking_leave(hp_thread *t) {
   hp_runtime *rt = th->rt;
   hp_check_api(th->state == HPC_BLOCKED, "hp: hp_blocking_leave without hp_blocking_enter");
   pthread_mutex_lock(&rt->world_mu);
-  while (rt->stopping) pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
+  wait_resume_locked(rt);
   th->state = HPC_RUNNING;
-  rt->nrunning++;
+  set_running(rt, rt->nrunning + 1);
   th->captured = false;
   pthread_mutex_unlock(&rt->world_mu);
 #if HP_DEBUG >= 1
@@ -214,6 +283,7 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt, void *attached_at) {
   th->pub.young_size = hpC_young_size(&rt->gens);
   th->stress_countdown = rt->cfg.stress;
   th->stress_finish_countdown = rt->cfg.stress_finish;
+  th->tlab_size = HPC_TLAB_SIZE;
   th->self = pthread_self();
   th->tid = (int)gettid();
   if (pthread_getname_np(th->self, th->name, sizeof th->name) != 0) th->name[0] = '\0';
@@ -226,7 +296,7 @@ hpC_mutator *hpC_mutator_new(hp_runtime *rt, void *attached_at) {
   /* The barrier logs while a cycle marks (the flag changes only with the world stopped). */
   th->pub.marking = atomic_load_explicit(&rt->gens.mk.phase, memory_order_relaxed) == HPC_MARKING;
   hpS_list_push(&rt->threads, th);
-  rt->nrunning++;
+  set_running(rt, rt->nrunning + 1);
   pthread_mutex_unlock(&rt->world_mu);
   own_add(th);
   return th;

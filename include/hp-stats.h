@@ -112,6 +112,9 @@ struct hp_gc_stats {
   uint64_t cycle_logged_last;        /*   entries of the barrier's logs */
   uint64_t cycle_logged_total;       /* barrier log entries, all cycles */
   uint64_t sweep_ns;                 /* time sweeping outside the pauses' own sweeps, all cycles */
+  uint64_t eden_size;            /* bytes of eden now (adaptive_eden: it follows the program) */
+  uint64_t eden_size_max;        /* the largest eden chosen so far */
+  uint64_t tlab_size;            /* the largest TLAB size chosen so far (32 KiB at first) */
 };
 
 #endif /* HP_STATS_H */

@@ -173,14 +173,20 @@ HP_API int hp_type_register(hp_runtime *rt, hp_type *type);
  * doc/options.md, "The GC log"). */
 enum { HP_GC_LOG_OFF = 0, HP_GC_LOG_TEXT = 1, HP_GC_LOG_JSON = 2 };
 struct hp_config {
-  size_t eden_size;           /* bytes of eden (default 4 MiB) */
+  size_t eden_size;           /* bytes of eden (default 4 MiB); the first size when adaptive */
+  bool adaptive_eden;         /* resize eden by its pauses and their cost (true) */
+  size_t eden_max_size;       /* ... up to this many bytes (16 MiB) */
+  unsigned young_pause_goal_us; /* shrink eden while minor pauses are longer (1000) */
+  unsigned minor_cost_percent;  /* grow eden while minors take more of the time (5) */
   unsigned survivor_percent;  /* each survivor space, as % of eden (default 25) */
   unsigned tenure_age;        /* minor collections survived before promotion, 1-15 (6) */
   bool adaptive_tenure;       /* lower the age when survivors fill half their space (true) */
   size_t large_object_size;   /* bodies above this go straight to the old generation (8 KiB) */
   size_t heap_limit;          /* bytes of heap; 0: the pools' whole reservation (0) */
   unsigned major_growth_percent; /* major collection when the old generation has grown to
-                                    this % of what survived the last one (200) */
+                                    at most this % of what survived the last one (200);
+                                    the growth used adapts to major_gc_percent */
+  unsigned major_gc_percent;  /* growth adapts to majors taking this % of the time (5; 0: fixed) */
   size_t major_min_size;      /* ... but not before it holds this many bytes (16 MiB) */
   unsigned stress;            /* collect every N allocations, minor and major in turn (0) */
   unsigned verify;            /* 1: verify the heap after each collection; 2: also before (0) */
@@ -194,6 +200,8 @@ struct hp_config {
   unsigned stop_deadline_ms;  /* a world stop waiting this long reports on stderr the threads
                                  that have not reached a safe point (5000; 0: never) */
   bool stop_deadline_abort;   /* ... and then aborts instead of waiting on (false) */
+  unsigned stop_spin_us;      /* world stop: spin this long before sleeping, where a core is
+                                 free for it (50) */
 };
 
 /* Fills c with the compiled-in defaults. */

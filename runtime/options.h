@@ -12,7 +12,15 @@
 
 #define HP_OPTIONS(X)                                                                       \
   X(size, eden_size, "HP_EDEN_SIZE", 4 * HP_MiB, 256 * HP_KiB, 4 * HP_GiB,                  \
-    "bytes of eden, where objects are born")                                                \
+    "bytes of eden, where objects are born (at first, when adaptive)")                     \
+  X(bool, adaptive_eden, "HP_ADAPTIVE_EDEN", 1, 0, 1,                                       \
+    "resize eden after each minor collection by its pause and its cost")                   \
+  X(size, eden_max_size, "HP_EDEN_MAX_SIZE", 16 * HP_MiB, 256 * HP_KiB, 4 * HP_GiB,         \
+    "the largest eden the adaptive policy may choose (eden_size to 4 x eden_size)")        \
+  X(uint, young_pause_goal_us, "HP_YOUNG_PAUSE_GOAL_US", 5000, 10, 10000000,               \
+    "adaptive eden: shrink eden while minor pauses take longer than this")                 \
+  X(uint, minor_cost_percent, "HP_MINOR_COST", 5, 1, 100,                                   \
+    "adaptive eden: grow eden while minor collections take more than this % of the time")  \
   X(uint, survivor_percent, "HP_SURVIVOR_PERCENT", 25, 1, 100,                              \
     "size of each survivor space, in % of eden")                                            \
   X(uint, tenure_age, "HP_TENURE_AGE", 6, 1, 15,                                            \
@@ -24,7 +32,9 @@
   X(size, heap_limit, "HP_HEAP_LIMIT", 0, 0, SIZE_MAX,                                      \
     "most bytes the heap may commit (0: no limit but the address reservation)")            \
   X(uint, major_growth_percent, "HP_MAJOR_GROWTH", 200, 110, 100000,                        \
-    "major collection when the old generation reaches this % of what last survived one")   \
+    "the most the old generation grows between major collections, in % of what survived")  \
+  X(uint, major_gc_percent, "HP_MAJOR_COST", 5, 0, 100,                                     \
+    "adapt the old generation's growth to major collections taking this % of the time (0: fixed)") \
   X(size, major_min_size, "HP_MAJOR_MIN_SIZE", 16 * HP_MiB, 0, SIZE_MAX,                   \
     "no major collection (but on demand or at the heap limit) below this old size")        \
   X(uint, mark_mode, "HP_MARK_MODE", 3, 0, 3,                                               \
@@ -47,7 +57,9 @@
   X(uint, stop_deadline_ms, "HP_STOP_DEADLINE", 5000, 0, 3600000,                           \
     "ms a world stop waits before it reports the threads not at a safe point (0: never)")  \
   X(bool, stop_deadline_abort, "HP_STOP_DEADLINE_ABORT", 0, 0, 1,                           \
-    "past the stop deadline, abort after the report instead of waiting on")
+    "past the stop deadline, abort after the report instead of waiting on")   \
+  X(uint, stop_spin_us, "HP_STOP_SPIN_US", 50, 0, 100000,                                   \
+    "world stop: microseconds a waiting thread spins before it sleeps (0: sleep at once)")
 
 /* The names of an enum option's values, from 0. */
 #define HP_OPTION_NAMES_gc_log { "off", "text", "json", NULL }

@@ -53,6 +53,9 @@ static void read_stats(hp_runtime *rt, void *arg) {
     if (hi > last_page) last_page = hi;
   }
   out->tenure_age = h->tenure;
+  out->eden_size = h->eden.hi - h->eden.lo;
+  out->eden_size_max = h->eden_peak;
+  out->tlab_size = h->tlab_peak > HPC_TLAB_SIZE ? h->tlab_peak : HPC_TLAB_SIZE;
   out->minor.p50_ns = hp_gc_pause_quantile(&out->minor, 0.5);
   out->minor.p99_ns = hp_gc_pause_quantile(&out->minor, 0.99);
   out->major.p50_ns = hp_gc_pause_quantile(&out->major, 0.5);

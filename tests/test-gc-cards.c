@@ -19,6 +19,8 @@ static hp_type table_type = { .name = "table", .size = 16, .flags = HP_TYPE_ARRA
 static hp_runtime *make(unsigned verify) {
   hp_config c;
   hp_config_default(&c);
+  c.adaptive_eden = false;                    /* exact counts: no sizing by measured time */
+  c.major_gc_percent = 0;
   c.conservative_stack = false;               /* exact counts */
   c.verify = verify;
   c.adaptive_tenure = false;

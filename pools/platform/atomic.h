@@ -6,7 +6,8 @@
  * by the collector with the world stopped, but set by racing write barriers), the words of
  * the pools' side bitmaps (the collector's cards and mark bits), the public hp_thread's
  * safepoint and marking flags (plain ints of include/hp.h, read with relaxed loads inline),
- * and the pointer slots of objects while a concurrent cycle marks. Those are
+ * the pointer slots of objects while a concurrent cycle marks, and the world stop's counters
+ * (written under world_mu, read by spinning threads). Those are
  * accessed through these functions, the one place where a plain word is viewed as _Atomic;
  * the assertions make sure the two have the same size and alignment.
  */
@@ -42,6 +43,25 @@ hp_inline void *hpS_ptr_load(void *const *p, memory_order mo) {
 }
 hp_inline void hpS_ptr_store(void **p, void *v, memory_order mo) {
   atomic_store_explicit((void *_Atomic *)p, v, mo);
+}
+
+/* The world stop's `nrunning` and `stopping` (gc/mutator.c): written under a mutex, read by
+ * spinners without it. */
+_Static_assert(sizeof(_Atomic unsigned) == sizeof(unsigned) && _Alignof(_Atomic unsigned) == _Alignof(unsigned),
+               "a plain unsigned must be usable as an atomic one");
+_Static_assert(sizeof(_Atomic bool) == sizeof(bool) && _Alignof(_Atomic bool) == _Alignof(bool),
+               "a plain bool must be usable as an atomic one");
+hp_inline unsigned hpS_uint_load(const unsigned *w, memory_order mo) {
+  return atomic_load_explicit((_Atomic unsigned *)(uintptr_t)w, mo);
+}
+hp_inline void hpS_uint_store(unsigned *w, unsigned v, memory_order mo) {
+  atomic_store_explicit((_Atomic unsigned *)w, v, mo);
+}
+hp_inline bool hpS_bool_load(const bool *w, memory_order mo) {
+  return atomic_load_explicit((_Atomic bool *)(uintptr_t)w, mo);
+}
+hp_inline void hpS_bool_store(bool *w, bool v, memory_order mo) {
+  atomic_store_explicit((_Atomic bool *)w, v, mo);
 }
 
 #endif /* HP_PLATFORM_ATOMIC_H */

@@ -22,6 +22,10 @@ HP_INTERNAL int hpS_open_log(const char *path);
 /* Writes all of [p, p+n) to fd, retrying after signals: 0, or an errno value. */
 HP_INTERNAL int hpS_write_all(int fd, const void *p, size_t n);
 HP_INTERNAL void hpS_close(int fd);
+/* CPU time of the calling thread in nanoseconds (a system call: not for fast paths). */
+HP_INTERNAL uint64_t hpS_thread_cpu_ns(void);
+/* The number of processors online (at least 1). */
+HP_INTERNAL unsigned hpS_ncpus(void);
 /* The OS page size. */
 HP_INTERNAL size_t hpS_page_size(void);
 

@@ -590,6 +590,7 @@ START_TEST(test_words_into_free_space) {
   c.eden_size = 1 * T_MiB;                          /* survivor spaces of 256 KiB */
   c.tenure_age = 15;
   c.adaptive_tenure = false;
+  c.adaptive_eden = false;                          /* the young range is just these three */
   hp_runtime *rt = make(&c, true);
   hp_thread *t = hp_main_thread(rt);
   /* The young range is eden (1 MiB), S0, S1 (256 KiB each). Its bounds are kept as offsets

@@ -322,7 +322,9 @@ START_TEST(test_large_and_huge_objects) {
     ck_assert(found);
   }
   struct hp_gc_stats st = t_stats(rt);
-  ck_assert_uint_eq(st.heap_committed, (rt->gens.young_hi - rt->gens.young_lo) + rt->gens.old_bytes);
+  hpC_generations *h = &rt->gens;                /* eden and survivors at their sizes now */
+  ck_assert_uint_eq(st.heap_committed, (h->eden.hi - h->eden.lo) + (h->from.hi - h->from.lo) +
+                                       (h->to.hi - h->to.lo) + h->old_bytes);
   big[4] = big[5] = NULL;
   hp_collect(t, HP_GC_MAJOR);
   ck_assert_uint_eq(rt->gens.huge.len, huge0 + huge - 2);
@@ -424,6 +426,7 @@ START_TEST(test_zero_size_at_eden_end) {
   hp_config c = t_config();
   c.eden_size = 256 * T_KiB;
   c.large_object_size = 64 * T_KiB;
+  c.adaptive_eden = false;                       /* eden's region ends where to-space starts */
   hp_runtime *rt = make(&c);
   hp_thread *t = hp_main_thread(rt);
   void *z = NULL;
@@ -477,6 +480,169 @@ START_TEST(test_tenure_matches_stats) {
 }
 END_TEST
 
+/* ---- The sizing policies (gc/sizing.c), fed with given measurements ---- */
+
+/* One minor collection's measurements: `pause_us` and `work_us` long, after `interval_us`
+ * of mutator time, with `copied` bytes surviving, as the bracket reports them. */
+static void feed_minor(hp_runtime *rt, uint64_t interval_us, uint64_t pause_us, uint64_t work_us, size_t copied) {
+  hpC_generations *h = &rt->gens;
+  hpC_results res = { .copied = copied };
+  uint64_t now = h->last_gc_end_ns + (interval_us + pause_us) * 1000;
+  hpC_young_resize(rt, &res, pause_us * 1000, work_us * 1000, now);
+}
+
+static size_t eden_of(hp_runtime *rt) { return rt->gens.eden.hi - rt->gens.eden.lo; }
+static size_t to_of(hp_runtime *rt) { return rt->gens.to.hi - rt->gens.to.lo; }
+
+START_TEST(test_sizing_eden) {
+  hp_config c = t_config();
+  c.adaptive_eden = true;
+  c.eden_size = 1 * T_MiB;
+  c.eden_max_size = 4 * T_MiB;
+  c.large_object_size = 64 * T_KiB;
+  c.young_pause_goal_us = 1000;
+  c.minor_cost_percent = 5;
+  hp_runtime *rt = make(&c);
+  hp_thread *t = hp_main_thread(rt);
+  hpC_generations *h = &rt->gens;
+  ck_assert_uint_eq(h->eden_init, 1 * T_MiB);
+  ck_assert_uint_eq(h->eden_max, 4 * T_MiB);
+  ck_assert_uint_eq(h->eden_min, 256 * T_KiB);
+  ck_assert_uint_eq(h->surv_max, 1 * T_MiB);
+  hp_collect(t, HP_GC_MINOR);                   /* eden empty; from here the measurements are ours */
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  h->last_gc_end_ns = 1000000000;
+  h->pause_avg_ns = 0;
+
+  /* Collections half of the time, nothing surviving: eden grows, but not for one thread. */
+  h->alloc_threads = 1;
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  h->alloc_threads = 2;
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 2 * T_MiB);
+  ck_assert_uint_eq(to_of(rt), 512 * T_KiB);     /* 25% of eden */
+  ck_assert_uint_eq(t_stats(rt).heap_committed, 2 * T_MiB + to_of(rt) + (h->from.hi - h->from.lo) + h->old_bytes);
+  h->alloc_threads = 8;
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 4 * T_MiB);
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 4 * T_MiB);     /* eden_max */
+  ck_assert_uint_eq(t_stats(rt).eden_size_max, 4 * T_MiB);
+
+  /* Each regime below starts with fresh averages (the policy decays them over collections). */
+  /* Much surviving: no growth, however often (and the cap of two threads' eden). */
+  h->alloc_threads = 2;
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 100, 100, 100, 3 * T_MiB);
+  ck_assert_uint_eq(eden_of(rt), 2 * T_MiB);
+  /* A long pause that is not the collector's work (it was preempted): no shrinking. */
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 100000, 3000, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 2 * T_MiB);
+
+  /* Work over the goal: eden shrinks, at most by half, never below eden_min; the survivor
+   * spaces keep their first size and the tenure age rises. */
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 1000, 3000, 3000, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  feed_minor(rt, 1000, 3000, 3000, 0);
+  ck_assert_uint_eq(eden_of(rt), 512 * T_KiB);
+  ck_assert_uint_eq(to_of(rt), 256 * T_KiB);
+  ck_assert_uint_eq(hpC_tenure_max(rt), 12);
+  feed_minor(rt, 1000, 3000, 3000, 0);
+  ck_assert_uint_eq(eden_of(rt), 256 * T_KiB);
+  feed_minor(rt, 1000, 3000, 3000, 0);
+  ck_assert_uint_eq(eden_of(rt), 256 * T_KiB);   /* eden_min */
+  ck_assert_uint_eq(hpC_tenure_max(rt), 15);
+  /* Short work again: back towards the first size, and no further. */
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 100000, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 512 * T_KiB);
+  feed_minor(rt, 100000, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  feed_minor(rt, 100000, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  ck_assert_uint_eq(hpC_tenure_max(rt), 6);
+
+  /* Cheap collections above the first size: eden halves back to it. */
+  h->alloc_threads = 4;
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 100, 100, 100, 0);
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 4 * T_MiB);
+  h->pause_avg_ns = 0;
+  feed_minor(rt, 1000000, 10, 10, 0);
+  ck_assert_uint_eq(eden_of(rt), 2 * T_MiB);
+  feed_minor(rt, 1000000, 10, 10, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+  feed_minor(rt, 1000000, 10, 10, 0);
+  ck_assert_uint_eq(eden_of(rt), 1 * T_MiB);
+
+  /* The resized spaces work: fill eden through collections, keep some, verify. */
+  static void *keep[64];
+  memset(keep, 0, sizeof keep);
+  hp_root_range r = { keep, 64 };
+  ck_assert_int_eq(hp_root_range_add(rt, &r), 0);
+  h->alloc_threads = 2;
+  feed_minor(rt, 100, 100, 100, 0);
+  ck_assert_uint_eq(eden_of(rt), 2 * T_MiB);
+  for (int i = 0; i < 20000; i++) {
+    node *n = new_node(t, (uint64_t)i);
+    if (i % 313 == 0) keep[(i / 313) % 64] = n;
+  }
+  hp_collect(t, HP_GC_MINOR);
+  for (int k = 0; k < 64; k++)
+    if (keep[k]) ck_assert_uint_eq(((node *)keep[k])->id % 313, 0);
+  ck_assert_uint_gt(hp_verify_heap(rt), 0);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
+START_TEST(test_sizing_tlab_and_old) {
+  hp_config c = t_config();
+  c.adaptive_eden = true;
+  c.eden_size = 1 * T_MiB;
+  c.large_object_size = 64 * T_KiB;
+  c.major_gc_percent = 5;
+  hp_runtime *rt = make(&c);
+  hpC_generations *h = &rt->gens;
+  /* TLABs: the mean of the size and a 64th of the cycle's allocation, within the bounds and
+   * an eighth of eden's share per allocating thread. */
+  h->alloc_threads = 1;
+  ck_assert_uint_eq(hpC_tlab_size_for(rt, 32 * T_KiB, 4 * T_MiB), 48 * T_KiB);
+  ck_assert_uint_eq(hpC_tlab_size_for(rt, 32 * T_KiB, 0), 16 * T_KiB);
+  ck_assert_uint_eq(hpC_tlab_size_for(rt, 4 * T_KiB, 0), 4 * T_KiB);
+  ck_assert_uint_eq(hpC_tlab_size_for(rt, 32 * T_KiB, (uint64_t)1 << 30), 128 * T_KiB);  /* 1 MiB / 8 */
+  h->alloc_threads = 4;
+  ck_assert_uint_eq(hpC_tlab_size_for(rt, 32 * T_KiB, (uint64_t)1 << 30), 32 * T_KiB);
+  /* The old generation: growth starts at major_growth_percent, loses a quarter of its
+   * headroom after a cheap major collection, doubles it after a costly one. */
+  ck_assert_uint_eq(h->major_growth, 200);
+  uint64_t now = 1000000000;
+  hpC_old_resize(rt, 1000000, now);              /* the first: nothing to compare with */
+  ck_assert_uint_eq(h->major_growth, 200);
+  now += 1000000000;
+  hpC_old_resize(rt, 1000000, now);              /* 0.1% of the time */
+  ck_assert_uint_eq(h->major_growth, 175);
+  now += 1000000000;
+  hpC_old_resize(rt, 1000000, now);
+  ck_assert_uint_eq(h->major_growth, 157);
+  now += 1000000000;
+  hpC_old_resize(rt, 30000000, now);             /* 3%: between half the target and it */
+  ck_assert_uint_eq(h->major_growth, 157);
+  now += 1000000000;
+  hpC_old_resize(rt, 100000000, now);            /* 10% */
+  ck_assert_uint_eq(h->major_growth, 200);       /* 214, capped */
+  ck_assert_uint_eq(h->major_threshold, 16 * T_MiB);   /* major_min_size */
+  rt->cfg.major_gc_percent = 0;                  /* fixed */
+  now += 1000000000;
+  hpC_old_resize(rt, 1000000, now);
+  ck_assert_uint_eq(h->major_growth, 200);
+  hp_runtime_destroy(rt);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("gc-internal");
   TCase *tc = tcase_create("internal");
@@ -492,6 +658,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_dead_young_poisoned);
   tcase_add_test(tc, test_zero_size_at_eden_end);
   tcase_add_test(tc, test_tenure_matches_stats);
+  tcase_add_test(tc, test_sizing_eden);
+  tcase_add_test(tc, test_sizing_tlab_and_old);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -268,6 +268,8 @@ static void gb_report(FILE *out) {
           (unsigned long long)(n ? s.stop_ns_total / n : 0), (unsigned long long)s.stop_ns_max);
   fprintf(out, " cycles=%llu cycle_start_max_ns=%llu cycle_finish_max_ns=%llu", (unsigned long long)s.cycles,
           (unsigned long long)s.cycle_start_ns_max, (unsigned long long)s.cycle_finish_ns_max);
+  fprintf(out, " eden_bytes=%llu eden_max_bytes=%llu tlab_bytes=%llu", (unsigned long long)s.eden_size,
+          (unsigned long long)s.eden_size_max, (unsigned long long)s.tlab_size);
   if (gb_track_scan)
     fprintf(out, " minor_scan_ns=%llu minor_scan_bytes=%llu major_scan_ns=%llu major_scan_bytes=%llu",
             (unsigned long long)gb_scan_ns[HP_GC_MINOR], (unsigned long long)gb_scan_bytes[HP_GC_MINOR],

@@ -105,7 +105,8 @@ static bool is_hp(int v) { return v == V_HP || v == V_HPNC || v == V_HPCONS || v
   X(major_scan_ns) X(major_scan_bytes) X(stop_total_ns) X(stop_mean_ns) X(stop_max_ns)            \
   X(depth) X(stack_depth_bytes) X(coll_first_ns) X(coll_mean_ns) X(coll_p50_ns)                    \
   X(scan_bytes_per_coll) X(scan_ns_per_coll) X(parallel_markers) X(oom_calls)                     \
-  X(cycles) X(cycle_start_max_ns) X(cycle_finish_max_ns)
+  X(cycles) X(cycle_start_max_ns) X(cycle_finish_max_ns)   \
+  X(eden_bytes) X(eden_max_bytes) X(tlab_bytes)
 enum {
 #define X(f) F_##f,
   FIGURES(X)
@@ -604,6 +605,41 @@ static void print_stops(void) {
       }
 }
 
+/* The young generation per workload: the eden size the adaptive policy chose, how often
+ * minor collections came, their pauses, and how fast they copied (one collector thread:
+ * bytes copied and promoted per second of minor pause, i.e. per core). */
+static void young_row(const group *g, int v, const char *label) {
+  double wall = med(g, v, F_wall_ns), minors = med(g, v, F_minor), total = med(g, v, F_minor_total_ns);
+  double moved = med(g, v, F_copied_bytes) + med(g, v, F_promoted_bytes);
+  char eden[32], peak[32], tlab[32];
+  cell(eden, sizeof eden, med(g, v, F_eden_bytes), 1048576.0, "%.2f");
+  cell(peak, sizeof peak, med(g, v, F_eden_max_bytes), 1048576.0, "%.2f");
+  cell(tlab, sizeof tlab, med(g, v, F_tlab_bytes), 1024.0, "%.0f");
+  printf("| %s | %s | %s | %s | %s | %.0f | %.0f | %.3f | %.3f | %.3f | %.0f |\n", label, var[v].name, peak, eden,
+         tlab, minors, wall > 0 ? minors / (wall / 1e9) : -1, med(g, v, F_minor_p50_ns) / 1e6,
+         med(g, v, F_minor_p99_ns) / 1e6, med(g, v, F_minor_max_ns) / 1e6,
+         total > 0 ? moved / 1048576.0 / (total / 1e9) : -1);
+}
+
+static void print_young(void) {
+  printf("\n### hp: the young generation by workload (median of %d)\n\n", reps);
+  printf("eden: the largest size the adaptive policy chose, and the size at the end (after the worker threads "
+         "detached); TLAB: the largest per-thread TLAB size chosen; copy rate: bytes copied and promoted "
+         "per second of minor pause (one collector thread).\n\n");
+  printf("| workload | variant | eden max (MiB) | eden at end (MiB) | TLAB (KiB) | minors | minors/s | minor p50 (ms) "
+         "| minor p99 (ms) | minor max (ms) | copy rate (MB/s per core) |\n");
+  printf("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (int i = 0; i < ngroups; i++) {
+    const group *g = &groups[i];
+    char label[64];
+    if (g->kind == G_STACK) continue;
+    if (g->threads > 0) snprintf(label, sizeof label, "%s, %d thread%s", g->workload, g->threads, g->threads > 1 ? "s" : "");
+    else snprintf(label, sizeof label, "%s", g->workload);
+    for (int v = 0; v < NVAR; v++)
+      if (is_hp(v) && (g->variants & VBIT(v)) && med(g, v, F_minor) > 0) young_row(g, v, label);
+  }
+}
+
 /* One target line: `value` against `goal` (value >= goal when `at_least`); `info` marks a
  * line that is not a target itself but explains one. */
 static void target_line(const char *what, double value, double goal, bool at_least, const char *unit,
@@ -758,6 +794,7 @@ int main(int argc, char **argv) {
                med(g, vs[i], F_wall_ns) / 1e6, med(g, vs[i], F_rss_kb) / 1024);
     }
   }
+  print_young();
 
   printf("\n### targets%s\n\n", quick ? " (quick run: sizes too small to judge)" : "");
   printf("| %-62s | %10s | %10s | %-8s |\n", "target", "measured", "goal", "");
@@ -828,6 +865,47 @@ int main(int argc, char **argv) {
                 true, "x", true);
     target_line("  hp-cons: Boehm wall / hp-cons wall", med(g, V_BOEHM, F_wall_ns) / med(g, V_HPCONS, F_wall_ns), 2,
                 true, "x", true);
+  }
+
+  /* The young generation's targets (issue 13). */
+  printf("\n### targets of the young generation\n\n");
+  printf("| %-62s | %10s | %10s | %-8s |\n", "target", "measured", "goal", "");
+  printf("|%s|%s|%s|%s|\n", "----------------------------------------------------------------",
+         "-----------:", "-----------:", "----------");
+  const group *m4 = find_group(G_MTALLOC, "mtalloc", 4, 0);
+  if (m1 && m2) {
+    target("mtalloc: hp throughput, 2 threads / 1 thread",
+           med_ratio(m2, V_HP, F_ops, F_phase_ns, 1) / med_ratio(m1, V_HP, F_ops, F_phase_ns, 1), 1.9, true, "x");
+    if (m4)
+      target("mtalloc: hp throughput, 4 threads / 2 threads",
+             med_ratio(m4, V_HP, F_ops, F_phase_ns, 1) / med_ratio(m2, V_HP, F_ops, F_phase_ns, 1), 1, true, "x");
+  }
+  const group *t1 = find_group(G_MTGCBENCH, "mtgcbench", 1, 0), *t2 = find_group(G_MTGCBENCH, "mtgcbench", 2, 0);
+  const group *t4 = find_group(G_MTGCBENCH, "mtgcbench", 4, 0);
+  if (t1 && t2) {
+    target("mtgcbench: hp throughput, 2 threads / 1 thread",
+           med_ratio(t2, V_HP, F_ops, F_phase_ns, 1) / med_ratio(t1, V_HP, F_ops, F_phase_ns, 1), 1.7, true, "x");
+    target_line("  hp-noscan", med_ratio(t2, V_HPNC, F_ops, F_phase_ns, 1) / med_ratio(t1, V_HPNC, F_ops, F_phase_ns, 1),
+                1.7, true, "x", true);
+    if (t4)
+      target("mtgcbench: hp throughput, 4 threads / 2 threads",
+             med_ratio(t4, V_HP, F_ops, F_phase_ns, 1) / med_ratio(t2, V_HP, F_ops, F_phase_ns, 1), 1, true, "x");
+  }
+  if (gb) {
+    target("GCBench, precise roots: hp-noscan wall / Boehm wall",
+           med(gb, V_HPNC, F_wall_ns) / med(gb, V_BOEHM, F_wall_ns), 0.4, false, "x");
+    target("GCBench, precise roots: hp-noscan peak RSS / Boehm peak RSS",
+           med(gb, V_HPNC, F_rss_kb) / med(gb, V_BOEHM, F_rss_kb), 1, false, "x");
+    target("GCBench, conservative scan on: hp wall / Boehm wall", med(gb, V_HP, F_wall_ns) / med(gb, V_BOEHM, F_wall_ns),
+           0.5, false, "x");
+    target("GCBench: hp-noscan minor p99 pause (ms)", med(gb, V_HPNC, F_minor_p99_ns) / 1e6, 1, false, "");
+    target_line("  hp (scan on)", med(gb, V_HP, F_minor_p99_ns) / 1e6, 1, false, "", true);
+  }
+  if (gg) {
+    target("gen (mixed): hp minor p99 pause (ms)", med(gg, V_HP, F_minor_p99_ns) / 1e6, 5, false, "");
+    target("gen (mixed): hp minor p50 pause (ms)", med(gg, V_HP, F_minor_p50_ns) / 1e6, 2, false, "");
+    target("gen (mixed): hp peak RSS / Boehm peak RSS", med(gg, V_HP, F_rss_kb) / med(gg, V_BOEHM, F_rss_kb), 1, false,
+           "x");
   }
   return 0;
 }
