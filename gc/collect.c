@@ -57,12 +57,13 @@ static void check_no_others(hp_runtime *rt) {
 }
 
 void hpC_runtime_destroy(hp_runtime *rt) {
+  hpC_marker_stop(rt);          /* first: a marker thread just started may not say it is ours yet */
   check_no_others(rt);
   if (rt->cfg.finalize_on_destroy) {                  /* on the caller, if it is attached */
     hpC_mutator *self = hpC_mutator_self(rt);
     if (self != NULL) hpC_fin_destroy(rt, &self->pub);
   }
-  hpC_marker_stop(rt);
+  hpC_marker_stop(rt);          /* again: finalizers run above may have started one */
   hpC_runtime_unregister(rt);
   hpC_generations_destroy(rt);
   for (hpC_mutator *th = rt->threads, *n; th; th = n) { n = th->next; hpC_mutator_free(th); }

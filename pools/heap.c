@@ -105,7 +105,7 @@ static void *purger_main(void *arg) {
   (void)arg;
   pthread_mutex_lock(&purger_mu);
   for (;;) {
-    bool work = atomic_load(&hpP_gstats.pages_free_dirty) > 0 || atomic_load(&nabandoned) > 0;
+    bool work = atomic_load_explicit(&hpP_gstats.pages_free_dirty, memory_order_seq_cst) > 0 || atomic_load_explicit(&nabandoned, memory_order_seq_cst) > 0;
     if (!work && !purger_signalled) {
       pthread_cond_wait(&purger_cv, &purger_mu);            /* idle: sleep until a free */
     } else {
@@ -129,7 +129,7 @@ static void *purger_main(void *arg) {
  * nested call meanwhile only signals. */
 static void purger_wake(void) {
   static _Atomic bool starting;
-  if (!atomic_load_explicit(&purger_started, memory_order_acquire) && !atomic_exchange(&starting, true)) {
+  if (!atomic_load_explicit(&purger_started, memory_order_acquire) && !atomic_exchange_explicit(&starting, true, memory_order_seq_cst)) {
     pthread_t tid;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -139,7 +139,7 @@ static void purger_wake(void) {
       pthread_setname_np(tid, "hp-purger");
     }
     pthread_attr_destroy(&attr);
-    atomic_store(&starting, false);
+    atomic_store_explicit(&starting, false, memory_order_seq_cst);
   }
   pthread_mutex_lock(&purger_mu);
   if (!purger_signalled) {
@@ -169,7 +169,7 @@ hpP_class_counters hpP_orphan_stats[HPP_NARENAS][HPP_CLASSES];
 static void abandoned_push(hpP_span *pg) {
   pthread_mutex_lock(&abandoned_mu);
   hpS_list_push(&abandoned[pg->arena][pg->cls], pg);
-  atomic_fetch_add(&nabandoned, 1);
+  atomic_fetch_add_explicit(&nabandoned, 1, memory_order_seq_cst);
   pthread_mutex_unlock(&abandoned_mu);
   purger_wake();      /* its blocks may be freed later: the purger collects them */
 }
@@ -190,7 +190,7 @@ static hpP_span *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
   }
   if (pg) {
     hpS_list_remove(&abandoned[arena][cls], pg);
-    atomic_fetch_sub(&nabandoned, 1);
+    atomic_fetch_sub_explicit(&nabandoned, 1, memory_order_seq_cst);
     atomic_store_explicit(&pg->owner, adopter, memory_order_release);
   }
   pthread_mutex_unlock(&abandoned_mu);
@@ -198,7 +198,7 @@ static hpP_span *abandoned_take(int arena, unsigned cls, hpP_heap *adopter) {
 }
 
 void hpP_reclaim_abandoned(void) {
-  if (atomic_load(&nabandoned) == 0) return;
+  if (atomic_load_explicit(&nabandoned, memory_order_seq_cst) == 0) return;
   pthread_mutex_lock(&abandoned_mu);
   for (int a = 0; a < HPP_NARENAS; a++) {
     for (unsigned c = 0; c < HPP_CLASSES; c++) {
@@ -208,7 +208,7 @@ void hpP_reclaim_abandoned(void) {
         hpP_collect_remote(pg);
         if (hpP_page_releasable(pg)) {
           hpS_list_remove(&abandoned[a][c], pg);
-          atomic_fetch_sub(&nabandoned, 1);
+          atomic_fetch_sub_explicit(&nabandoned, 1, memory_order_seq_cst);
           if (HP_STATS) {                       /* the page's counts outlive it (stats.c) */
             hpP_lock();
             hp_counter_add(hpP_orphan_stats[a][c].allocs, atomic_load_explicit(&pg->allocs, memory_order_relaxed));
@@ -232,16 +232,16 @@ void hpP_reclaim_abandoned(void) {
  * collector's background sweep): relaxed atomic loads and stores, plain moves on x86. At
  * HP_DEBUG >= 2 a freeing thread that does not own the page reads the ALLOC word too (see
  * remote_free), and the owner's updates of it are read-modify-writes. */
-static bool bit_get(const uint64_t *bits, uint32_t i) { return (__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1; }
+static bool bit_get(const uint64_t *bits, uint32_t i) { return (hpS_word_load(&bits[i >> 6], memory_order_relaxed) >> (i & 63)) & 1; }
 static void bit_set(uint64_t *bits, uint32_t i) {
   uint64_t m = (uint64_t)1 << (i & 63);
-  if (HP_DEBUG >= 2) atomic_fetch_or_explicit((_Atomic uint64_t *)&bits[i >> 6], m, memory_order_relaxed);
+  if (HP_DEBUG >= 2) hpS_word_fetch_or(&bits[i >> 6], m, memory_order_relaxed);
   else hpP_bit_set_1w(bits, i);
 }
 static void bit_clear(uint64_t *bits, uint32_t i) {
-  uint64_t m = (uint64_t)1 << (i & 63);
-  if (HP_DEBUG >= 2) atomic_fetch_and_explicit((_Atomic uint64_t *)&bits[i >> 6], ~m, memory_order_relaxed);
-  else __atomic_store_n(&bits[i >> 6], __atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) & ~m, __ATOMIC_RELAXED);
+  uint64_t m = (uint64_t)1 << (i & 63), *w = &bits[i >> 6];
+  if (HP_DEBUG >= 2) hpS_word_fetch_and(w, ~m, memory_order_relaxed);
+  else hpS_word_store(w, hpS_word_load(w, memory_order_relaxed) & ~m, memory_order_relaxed);
 }
 
 /* Records that block b of pg was handed out (tracked pages). */
@@ -251,7 +251,7 @@ static void track_alloc(hpP_span *pg, void *b) {
   if (bit_get(bits, i)) hpS_fatal("hp: pool block %p handed out twice (corrupt free list)", b);
   bit_set(bits, i);
   if (HP_DEBUG >= 2)   /* a new life: its next remote free is its first (see remote_free) */
-    atomic_fetch_and((_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6], ~((uint64_t)1 << (i & 63)));
+    hpS_word_fetch_and(&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6], ~((uint64_t)1 << (i & 63)), memory_order_seq_cst);
   if (HP_DEBUG >= 2 && pg->arena == HPP_ARENA_PUBLIC) memset(b, DEBUG_FRESH, pg->block_size);
 }
 
@@ -472,9 +472,9 @@ static void remote_free(hpP_span *pg, hpP_block *b) {
     uint32_t i = hpP_block_index(pg, b);
     if (!bit_get(hpP_span_bits(pg, HPP_BITS_ALLOC), i))
       hpS_fatal("hp: double free of pool block %p (freed by its owner, then by another thread)", (void *)b);
-    _Atomic uint64_t *w = (_Atomic uint64_t *)&hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
+    uint64_t *w = &hpP_span_bits(pg, HPP_BITS_AUX)[i >> 6];
     uint64_t m = (uint64_t)1 << (i & 63);
-    if (atomic_fetch_or(w, m) & m) hpS_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
+    if (hpS_word_fetch_or(w, m, memory_order_seq_cst) & m) hpS_fatal("hp: double free of pool block %p (freed twice by other threads)", (void *)b);
     memset((char *)b + sizeof(hpP_block), DEBUG_FREED, pg->block_size - sizeof(hpP_block));
   }
   uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_relaxed), nw;
@@ -492,21 +492,21 @@ static void remote_free(hpP_span *pg, hpP_block *b) {
   /* We cleared FULL and set PENDING: push the page onto its owner's pending list. The owner
    * may be abandoning its pages right now; `notifiers` lets it wait for us (see pool.h). */
   for (;;) {
-    hpP_heap *h = atomic_load(&pg->owner);
+    hpP_heap *h = atomic_load_explicit(&pg->owner, memory_order_seq_cst);
     if (h == NULL) {                           /* abandoned: nobody to tell */
-      atomic_fetch_and(&pg->remote, ~HPP_PENDING);
+      atomic_fetch_and_explicit(&pg->remote, ~HPP_PENDING, memory_order_seq_cst);
       return;
     }
-    atomic_fetch_add(&h->notifiers, 1);
-    if (atomic_load(&pg->owner) == h) {
+    atomic_fetch_add_explicit(&h->notifiers, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&pg->owner, memory_order_seq_cst) == h) {
       hpP_span *head = atomic_load_explicit(&h->pending, memory_order_relaxed);
       do pg->pending_next = head;
       while (!atomic_compare_exchange_weak_explicit(&h->pending, &head, pg,
                                                     memory_order_release, memory_order_relaxed));
-      atomic_fetch_sub(&h->notifiers, 1);
+      atomic_fetch_sub_explicit(&h->notifiers, 1, memory_order_seq_cst);
       return;
     }
-    atomic_fetch_sub(&h->notifiers, 1);
+    atomic_fetch_sub_explicit(&h->notifiers, 1, memory_order_seq_cst);
   }
 }
 
@@ -603,22 +603,22 @@ void *hpP_huge_alloc_z(size_t size, size_t align, int arena, bool *zeroed) {
   atomic_store_explicit(&pg->used, 1, memory_order_relaxed);
   atomic_store_explicit(&pg->reserved, 1, memory_order_relaxed);
   atomic_store_explicit(&pg->huge_freed, 0, memory_order_relaxed);
-  atomic_fetch_add(&hpP_gstats.huge_blocks[arena], 1);
-  atomic_fetch_add(&hpP_gstats.huge_bytes[arena], (int64_t)(npages << HPP_PAGE_SHIFT));
-  atomic_fetch_add(&hpP_gstats.huge_allocs[arena], 1);
-  atomic_fetch_add(&hpP_gstats.huge_req[arena], size);
+  atomic_fetch_add_explicit(&hpP_gstats.huge_blocks[arena], 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&hpP_gstats.huge_bytes[arena], (int64_t)(npages << HPP_PAGE_SHIFT), memory_order_seq_cst);
+  atomic_fetch_add_explicit(&hpP_gstats.huge_allocs[arena], 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&hpP_gstats.huge_req[arena], size, memory_order_seq_cst);
   return hpP_span_start(pg);
 }
 
 static void huge_free(hpP_span *pg, void *p, size_t size) {
   (void)size;
   if (p != hpP_span_start(pg)) bad_free(p, "interior pointer into a huge block");
-  if (atomic_exchange(&pg->huge_freed, 1) != 0) bad_free(p, "double free of a huge block");
+  if (atomic_exchange_explicit(&pg->huge_freed, 1, memory_order_seq_cst) != 0) bad_free(p, "double free of a huge block");
   int a = pg->arena;
-  atomic_fetch_sub(&hpP_gstats.huge_blocks[a], 1);
-  atomic_fetch_sub(&hpP_gstats.huge_bytes[a], (int64_t)((size_t)pg->npages << HPP_PAGE_SHIFT));
-  atomic_fetch_add(&hpP_gstats.huge_frees[a], 1);
-  atomic_fetch_sub(&hpP_gstats.huge_req[a], pg->huge_requested);
+  atomic_fetch_sub_explicit(&hpP_gstats.huge_blocks[a], 1, memory_order_seq_cst);
+  atomic_fetch_sub_explicit(&hpP_gstats.huge_bytes[a], (int64_t)((size_t)pg->npages << HPP_PAGE_SHIFT), memory_order_seq_cst);
+  atomic_fetch_add_explicit(&hpP_gstats.huge_frees[a], 1, memory_order_seq_cst);
+  atomic_fetch_sub_explicit(&hpP_gstats.huge_req[a], pg->huge_requested, memory_order_seq_cst);
   hpP_span_free(pg, true);
 }
 
@@ -692,7 +692,7 @@ static void fork_child(void) {
   pthread_mutex_init(&purger_mu, NULL);
   pthread_cond_init(&purger_cv, NULL);
   purger_signalled = false;
-  atomic_store(&purger_started, false);
+  atomic_store_explicit(&purger_started, false, memory_order_seq_cst);
   hpP_unlock();
   pthread_mutex_init(&abandoned_mu, NULL);
   pthread_mutex_init(&heaps_mu, NULL);
@@ -721,8 +721,8 @@ static hpP_heap *heap_get(int arena, bool tracked) {
     for (unsigned c = 0; c < HPP_CLASSES; c++) h->q[c].current = &hpP_empty_page;
     h->arena = (uint8_t)arena;
     h->tracked = tracked;
-    h->next_heap = atomic_load(&hpP_all_heaps);
-    atomic_store(&hpP_all_heaps, h);
+    h->next_heap = atomic_load_explicit(&hpP_all_heaps, memory_order_seq_cst);
+    atomic_store_explicit(&hpP_all_heaps, h, memory_order_seq_cst);
   }
   h->in_use = true;
   pthread_mutex_unlock(&heaps_mu);
@@ -733,8 +733,8 @@ hpP_heap *hpP_heap_new(int arena, bool tracked) { return heap_get(arena, tracked
 
 static void abandon_page(hpP_heap *h, hpP_span *pg, hpP_span **keep) {
   /* Stop asking for notifications, and take what was freed remotely so far. */
-  uintptr_t old = atomic_load(&pg->remote);
-  while (!atomic_compare_exchange_weak(&pg->remote, &old, old & ~HPP_FULL)) {}
+  uintptr_t old = atomic_load_explicit(&pg->remote, memory_order_seq_cst);
+  while (!atomic_compare_exchange_weak_explicit(&pg->remote, &old, old & ~HPP_FULL, memory_order_seq_cst, memory_order_seq_cst)) {}
   hpP_collect_remote(pg);
   fold_counts(h, pg);
   pg->in_full = pg->current = 0;
@@ -752,8 +752,8 @@ void hpP_heap_abandon(hpP_heap *h) {
     for (hpP_span *pg = q->full, *n; pg; pg = n) { n = pg->next; abandon_page(h, pg, &pages); }
     q->avail = q->avail_tail = q->full = NULL;
   }
-  for (hpP_span *pg = pages; pg; pg = pg->next) atomic_store(&pg->owner, NULL);
-  while (atomic_load(&h->notifiers) != 0) {}     /* freers between owner check and push */
+  for (hpP_span *pg = pages; pg; pg = pg->next) atomic_store_explicit(&pg->owner, NULL, memory_order_seq_cst);
+  while (atomic_load_explicit(&h->notifiers, memory_order_seq_cst) != 0) {}     /* freers between owner check and push */
   drain_pending(h);                              /* none of these pages is h's any more */
   for (hpP_span *pg = pages, *n; pg; pg = n) {
     n = pg->next;
@@ -761,7 +761,7 @@ void hpP_heap_abandon(hpP_heap *h) {
     if (hpP_page_releasable(pg)) span_release(pg);
     else abandoned_push(pg);
   }
-  if (h->arena == HPP_ARENA_PUBLIC && !h->tracked) atomic_fetch_add(&hpP_gstats.threads_abandoned, 1);
+  if (h->arena == HPP_ARENA_PUBLIC && !h->tracked) atomic_fetch_add_explicit(&hpP_gstats.threads_abandoned, 1, memory_order_seq_cst);
   heap_recycle(h);
 }
 

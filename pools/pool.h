@@ -51,6 +51,7 @@
 #ifndef HP_POOLS_POOL_H
 #define HP_POOLS_POOL_H
 #include "pools/platform/internal.h"
+#include "pools/platform/atomic.h"
 #include "pools/platform/list.h"
 
 #define HPP_PAGE_SHIFT 16
@@ -243,7 +244,8 @@ hp_inline void *hpP_heap_alloc_class(hpP_heap *h, unsigned cls) {
 /* Sets bit i of a bitmap that has one writer at a time and readers anywhere (the ALLOC
  * bitmap): a relaxed load and store, no read-modify-write. */
 hp_inline void hpP_bit_set_1w(uint64_t *bits, uint32_t i) {
-  __atomic_store_n(&bits[i >> 6], __atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) | (uint64_t)1 << (i & 63), __ATOMIC_RELAXED);
+  uint64_t *w = &bits[i >> 6];
+  hpS_word_store(w, hpS_word_load(w, memory_order_relaxed) | (uint64_t)1 << (i & 63), memory_order_relaxed);
 }
 
 /* The same, counting the allocation and its requested size on the page (the public API). */

@@ -101,8 +101,8 @@ static void bin_remove(hpP_span *s) {
 }
 
 static void count_free(const hpP_span *s, int sign) {
-  atomic_fetch_add(s->dirty ? &hpP_gstats.pages_free_dirty : &hpP_gstats.pages_free_clean,
-                   sign * (int64_t)s->npages);
+  atomic_fetch_add_explicit(s->dirty ? &hpP_gstats.pages_free_dirty : &hpP_gstats.pages_free_clean,
+                   sign * (int64_t)s->npages, memory_order_seq_cst);
 }
 
 /* Makes pages [first, first+n) a free span (not yet in a bin). */
@@ -257,7 +257,7 @@ void hpP_span_free(hpP_span *s, bool now) {
   if (now) {
     size_t bytes = n << HPP_PAGE_SHIFT;
     hpS_decommit(hpP_span_start(s), bytes);
-    atomic_fetch_add(&hpP_gstats.bytes_returned, bytes);
+    atomic_fetch_add_explicit(&hpP_gstats.bytes_returned, bytes, memory_order_seq_cst);
   }
   hpP_lock();
   map_span(first, n, 0);
@@ -294,7 +294,7 @@ size_t hpP_purge(bool force) {
     insert_coalesced(first, n, false, now);
   }
   hpP_unlock();
-  atomic_fetch_add(&hpP_gstats.bytes_returned, returned);
+  atomic_fetch_add_explicit(&hpP_gstats.bytes_returned, returned, memory_order_seq_cst);
   return returned;
 }
 

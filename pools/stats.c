@@ -84,7 +84,7 @@ void hp_pool_stats(struct hp_pool_stats *st) {
   hpP_foreach_span_locked(visit, &w);
   for (unsigned c = 0; c < HPP_CLASSES; c++) {
     uint64_t allocs = w.allocs[c], req = w.req[c], frees_sized = 0, req_freed = 0;
-    for (hpP_heap *h = atomic_load(&hpP_all_heaps); h; h = h->next_heap) {
+    for (hpP_heap *h = atomic_load_explicit(&hpP_all_heaps, memory_order_seq_cst); h; h = h->next_heap) {
       if (h->arena != HPP_ARENA_PUBLIC) continue;
       allocs += hp_counter_get(h->stats[c].allocs);
       req += hp_counter_get(h->stats[c].req_bytes);
@@ -120,11 +120,11 @@ void hp_pool_stats(struct hp_pool_stats *st) {
     add_into(&st->tiers[hpP_tier_of_class(c)], &st->classes[c]);
   }
   struct hp_pool_class_stats *hg = &st->tiers[HP_TIER_HUGE];
-  hg->allocs = atomic_load(&hpP_gstats.huge_allocs[HPP_ARENA_PUBLIC]);
-  hg->frees = atomic_load(&hpP_gstats.huge_frees[HPP_ARENA_PUBLIC]);
-  hg->blocks_in_use = (uint64_t)atomic_load(&hpP_gstats.huge_blocks[HPP_ARENA_PUBLIC]);
-  hg->bytes_in_use = (uint64_t)atomic_load(&hpP_gstats.huge_bytes[HPP_ARENA_PUBLIC]);
-  hg->bytes_requested = atomic_load(&hpP_gstats.huge_req[HPP_ARENA_PUBLIC]);
+  hg->allocs = atomic_load_explicit(&hpP_gstats.huge_allocs[HPP_ARENA_PUBLIC], memory_order_seq_cst);
+  hg->frees = atomic_load_explicit(&hpP_gstats.huge_frees[HPP_ARENA_PUBLIC], memory_order_seq_cst);
+  hg->blocks_in_use = (uint64_t)atomic_load_explicit(&hpP_gstats.huge_blocks[HPP_ARENA_PUBLIC], memory_order_seq_cst);
+  hg->bytes_in_use = (uint64_t)atomic_load_explicit(&hpP_gstats.huge_bytes[HPP_ARENA_PUBLIC], memory_order_seq_cst);
+  hg->bytes_requested = atomic_load_explicit(&hpP_gstats.huge_req[HPP_ARENA_PUBLIC], memory_order_seq_cst);
   hg->pages_used = w.huge_pages;
   hg->bytes_committed = w.huge_committed;
   hg->bytes_resident = w.huge_resident;
@@ -133,11 +133,11 @@ void hp_pool_stats(struct hp_pool_stats *st) {
     add_into(&st->total, &st->tiers[t]);
   }
   fragmentation(&st->total);
-  st->pages_free_committed = (uint64_t)atomic_load(&hpP_gstats.pages_free_dirty);
-  st->pages_returned = (uint64_t)atomic_load(&hpP_gstats.pages_free_clean);
-  st->bytes_returned_total = atomic_load(&hpP_gstats.bytes_returned);
+  st->pages_free_committed = (uint64_t)atomic_load_explicit(&hpP_gstats.pages_free_dirty, memory_order_seq_cst);
+  st->pages_returned = (uint64_t)atomic_load_explicit(&hpP_gstats.pages_free_clean, memory_order_seq_cst);
+  st->bytes_returned_total = atomic_load_explicit(&hpP_gstats.bytes_returned, memory_order_seq_cst);
   st->bytes_reserved = hpP_size;
-  st->threads_abandoned = atomic_load(&hpP_gstats.threads_abandoned);
+  st->threads_abandoned = atomic_load_explicit(&hpP_gstats.threads_abandoned, memory_order_seq_cst);
 }
 
 static void print_row(FILE *f, const char *name, const struct hp_pool_class_stats *c) {

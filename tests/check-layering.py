@@ -15,7 +15,7 @@ public headers of include/). Three checks, and a fourth on the atomics dialect:
   symbols   (with --library) no object file of the static library has an undefined symbol
             that an object of a higher layer defines: this covers the public hp_ functions,
             which carry no layer prefix.
-  atomics   gc/, runtime/ and pools/platform/ use C11 atomics with an explicit order only:
+  atomics   pools/ (with its platform), gc/ and runtime/ use C11 atomics with an explicit order only:
             no GCC __atomic builtin, no atomic_* call without _explicit (doc/design.md).
 --self-test runs the checks on a small tree with one violation of each kind and fails
 unless each is found.
@@ -35,8 +35,8 @@ LAYERS = [  # (folder, rank, prefixes); the most specific folder first
 ]
 NAMES = {rank: folder for folder, rank, _ in LAYERS}
 PUBLIC = "include"
-# Folders held to one atomics dialect (C11, explicit orders). pools/ is not yet.
-EXPLICIT_ATOMICS = ("pools/platform/", "gc/", "runtime/")
+# Folders held to one atomics dialect (C11, explicit orders).
+EXPLICIT_ATOMICS = ("pools/", "gc/", "runtime/")
 IMPLICIT = re.compile(r"\b(__atomic_\w+|atomic_(load|store|exchange|compare_exchange_weak|"
                       r"compare_exchange_strong|fetch_add|fetch_sub|fetch_or|fetch_and|fetch_xor))\s*\(")
 

@@ -24,6 +24,13 @@ _Static_assert(sizeof(_Atomic int) == sizeof(int) && _Alignof(_Atomic int) == _A
 hp_inline uint64_t hpS_word_load(const uint64_t *w, memory_order mo) {
   return atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)w, mo);
 }
+hp_inline void hpS_word_store(uint64_t *w, uint64_t v, memory_order mo) {
+  atomic_store_explicit((_Atomic uint64_t *)w, v, mo);
+}
+/* Clears `bits` in *w; returns the word before. */
+hp_inline uint64_t hpS_word_fetch_and(uint64_t *w, uint64_t bits, memory_order mo) {
+  return atomic_fetch_and_explicit((_Atomic uint64_t *)w, bits, mo);
+}
 /* Sets `bits` in *w; returns the word before. */
 hp_inline uint64_t hpS_word_fetch_or(uint64_t *w, uint64_t bits, memory_order mo) {
   return atomic_fetch_or_explicit((_Atomic uint64_t *)w, bits, mo);
