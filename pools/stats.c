@@ -69,65 +69,59 @@ static void fragmentation(struct hp_pool_class_stats *c) {
       ? ((double)c->bytes_committed - (double)c->bytes_requested) / (double)c->bytes_requested : 0.0;
 }
 
-void hp_pool_stats(struct hp_pool_stats *st) {
-  memset(st, 0, sizeof *st);
-  st->version = HP_POOL_STATS_VERSION;
-  st->nclasses = HPP_CLASSES;
-  if (!hpP_init()) return;
-  static walk w;                  /* large; hp_pool_stats is not reentrant (hpP_foreach_span's */
-  memset(&w, 0, sizeof w);        /* lock serialises the walks, this static the callers) */
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&mu);
-  w.st = st;
+/* One class's counts: its pages' (from the walk) plus its heaps' and the orphans'. Called
+ * with the span lock held, so that pages and heaps are seen at one instant (fold_counts). */
+static void class_counts(struct hp_pool_stats *st, const walk *w, unsigned c) {
   static uint64_t frees_seen[HPP_CLASSES];   /* the largest count of frees reported */
-  hpP_lock();                                /* pages and heaps at one instant (fold_counts) */
-  hpP_foreach_span_locked(visit, &w);
-  for (unsigned c = 0; c < HPP_CLASSES; c++) {
-    uint64_t allocs = w.allocs[c], req = w.req[c], frees_sized = 0, req_freed = 0;
-    for (hpP_heap *h = atomic_load_explicit(&hpP_all_heaps, memory_order_seq_cst); h; h = h->next_heap) {
-      if (h->arena != HPP_ARENA_PUBLIC) continue;
-      allocs += hp_counter_get(h->stats[c].allocs);
-      req += hp_counter_get(h->stats[c].req_bytes);
-      frees_sized += hp_counter_get(h->stats[c].frees_sized);
-      req_freed += hp_counter_get(h->stats[c].req_freed);
-    }
-    allocs += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].allocs);
-    req += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].req_bytes);
-    uint64_t in_use = w.used[c];
-    /* allocs - in_use may fall short of the true count by the allocations in flight in other
-     * threads, never exceed it: reporting the largest figure seen keeps frees monotonic and
-     * exact once the threads are quiet. */
-    uint64_t frees = allocs > in_use ? allocs - in_use : 0;
-    if (frees < frees_seen[c]) frees = frees_seen[c];
-    frees_seen[c] = frees;
-    struct hp_pool_class_stats *cs = &st->classes[c];
-    cs->block_size = hpP_class_size[c];
-    cs->allocs = allocs;
-    cs->frees = frees;
-    cs->blocks_in_use = in_use;
-    cs->bytes_in_use = cs->blocks_in_use * cs->block_size;
-    /* Requested bytes of the live blocks: exact for sized frees; an unsized free is taken to
-     * have freed the class's mean request. */
-    double mean = allocs ? (double)req / (double)allocs : 0.0;
-    double live = (double)req - (double)req_freed - (double)(frees - frees_sized) * mean;
-    cs->bytes_requested = live > 0 && cs->blocks_in_use ? (uint64_t)(live + 0.5) : 0;
+  uint64_t allocs = w->allocs[c], req = w->req[c], frees_sized = 0, req_freed = 0;
+  for (hpP_heap *h = atomic_load_explicit(&hpP_all_heaps, memory_order_seq_cst); h; h = h->next_heap) {
+    if (h->arena != HPP_ARENA_PUBLIC) continue;
+    allocs += hp_counter_get(h->stats[c].allocs);
+    req += hp_counter_get(h->stats[c].req_bytes);
+    frees_sized += hp_counter_get(h->stats[c].frees_sized);
+    req_freed += hp_counter_get(h->stats[c].req_freed);
   }
-  hpP_unlock();
-  pthread_mutex_unlock(&mu);
+  allocs += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].allocs);
+  req += hp_counter_get(hpP_orphan_stats[HPP_ARENA_PUBLIC][c].req_bytes);
+  uint64_t in_use = w->used[c];
+  /* allocs - in_use may fall short of the true count by the allocations in flight in other
+   * threads, never exceed it: reporting the largest figure seen keeps frees monotonic and
+   * exact once the threads are quiet. */
+  uint64_t frees = allocs > in_use ? allocs - in_use : 0;
+  if (frees < frees_seen[c]) frees = frees_seen[c];
+  frees_seen[c] = frees;
+  struct hp_pool_class_stats *cs = &st->classes[c];
+  cs->block_size = hpP_class_size[c];
+  cs->allocs = allocs;
+  cs->frees = frees;
+  cs->blocks_in_use = in_use;
+  cs->bytes_in_use = cs->blocks_in_use * cs->block_size;
+  /* Requested bytes of the live blocks: exact for sized frees; an unsized free is taken to
+   * have freed the class's mean request. */
+  double mean = allocs ? (double)req / (double)allocs : 0.0;
+  double live = (double)req - (double)req_freed - (double)(frees - frees_sized) * mean;
+  cs->bytes_requested = live > 0 && cs->blocks_in_use ? (uint64_t)(live + 0.5) : 0;
+}
 
-  for (unsigned c = 0; c < HPP_CLASSES; c++) {
-    fragmentation(&st->classes[c]);
-    add_into(&st->tiers[hpP_tier_of_class(c)], &st->classes[c]);
-  }
+/* The huge tier: the global counters and the walk's pages. */
+static void huge_counts(struct hp_pool_stats *st, const walk *w) {
   struct hp_pool_class_stats *hg = &st->tiers[HP_TIER_HUGE];
   hg->allocs = atomic_load_explicit(&hpP_gstats.huge_allocs[HPP_ARENA_PUBLIC], memory_order_seq_cst);
   hg->frees = atomic_load_explicit(&hpP_gstats.huge_frees[HPP_ARENA_PUBLIC], memory_order_seq_cst);
   hg->blocks_in_use = (uint64_t)atomic_load_explicit(&hpP_gstats.huge_blocks[HPP_ARENA_PUBLIC], memory_order_seq_cst);
   hg->bytes_in_use = (uint64_t)atomic_load_explicit(&hpP_gstats.huge_bytes[HPP_ARENA_PUBLIC], memory_order_seq_cst);
   hg->bytes_requested = atomic_load_explicit(&hpP_gstats.huge_req[HPP_ARENA_PUBLIC], memory_order_seq_cst);
-  hg->pages_used = w.huge_pages;
-  hg->bytes_committed = w.huge_committed;
-  hg->bytes_resident = w.huge_resident;
+  hg->pages_used = w->huge_pages;
+  hg->bytes_committed = w->huge_committed;
+  hg->bytes_resident = w->huge_resident;
+}
+
+/* The classes into their tiers, the tiers into the total, and the pools' global figures. */
+static void totals(struct hp_pool_stats *st) {
+  for (unsigned c = 0; c < HPP_CLASSES; c++) {
+    fragmentation(&st->classes[c]);
+    add_into(&st->tiers[hpP_tier_of_class(c)], &st->classes[c]);
+  }
   for (int t = 0; t < HP_POOL_TIERS; t++) {
     fragmentation(&st->tiers[t]);
     add_into(&st->total, &st->tiers[t]);
@@ -138,6 +132,25 @@ void hp_pool_stats(struct hp_pool_stats *st) {
   st->bytes_returned_total = atomic_load_explicit(&hpP_gstats.bytes_returned, memory_order_seq_cst);
   st->bytes_reserved = hpP_size;
   st->threads_abandoned = atomic_load_explicit(&hpP_gstats.threads_abandoned, memory_order_seq_cst);
+}
+
+void hp_pool_stats(struct hp_pool_stats *st) {
+  memset(st, 0, sizeof *st);
+  st->version = HP_POOL_STATS_VERSION;
+  st->nclasses = HPP_CLASSES;
+  if (!hpP_init()) return;
+  static walk w;                  /* large; hp_pool_stats is not reentrant (hpP_foreach_span's */
+  memset(&w, 0, sizeof w);        /* lock serialises the walks, this static the callers) */
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&mu);
+  w.st = st;
+  hpP_lock();                                /* pages and heaps at one instant (fold_counts) */
+  hpP_foreach_span_locked(visit, &w);
+  for (unsigned c = 0; c < HPP_CLASSES; c++) class_counts(st, &w, c);
+  hpP_unlock();
+  pthread_mutex_unlock(&mu);
+  huge_counts(st, &w);
+  totals(st);
 }
 
 static void print_row(FILE *f, const char *name, const struct hp_pool_class_stats *c) {
