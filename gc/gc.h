@@ -421,7 +421,8 @@ hp_inline void hpC_cycle_assist(hp_runtime *rt, hpC_mutator *th, hpC_generations
   if (hp_unlikely(atomic_load_explicit(&h->mk.phase, memory_order_relaxed) != HPC_IDLE)) hpC_cycle_assist_slow(rt, th);
 }
 HP_INTERNAL void hpC_marker_stop(hp_runtime *rt);
-/* In a fork child, where the marker thread is gone: its locks made anew, none running. */
+/* In a fork child, where the marker thread is gone: its locks made anew, none running, and
+ * marking in slices on the mutators from then on (mark_mode 1). */
 HP_INTERNAL void hpC_marker_forget(hp_runtime *rt);
 
 /* ---- Cards of large pointer arrays ----

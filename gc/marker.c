@@ -174,6 +174,7 @@ void hpC_marker_forget(hp_runtime *rt) {
   pthread_mutex_init(&mk->wake_mu, NULL);
   pthread_cond_init(&mk->wake_cv, NULL);
   mk->thread_started = false;
+  if (mk->mode == 2) mk->mode = 1;  /* the child marks in slices: no thread made after a fork */
 }
 
 /* ------------------------------------------------------------------------------------

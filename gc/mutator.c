@@ -409,7 +409,7 @@ static void hold(hp_runtime *rt) {
     if (running) park_locked(rt, self);
     else pthread_cond_wait(&rt->cv_resume, &rt->world_mu);
   }
-  rt->stopping = true;
+  set_stopping(rt, true);
   rt->collector = self;
   set_flags(rt, 1);
   hpC_stall s;
@@ -423,7 +423,7 @@ static void release(hp_runtime *rt) {
   hpC_mutator *self = mine(rt);
   if (self != NULL) self->captured = false;
   set_flags(rt, 0);
-  rt->stopping = false;
+  set_stopping(rt, false);
   rt->collector = NULL;
   pthread_cond_broadcast(&rt->cv_resume);
   pthread_mutex_unlock(&rt->roots_mu);
@@ -456,6 +456,7 @@ static void after_fork_child(void) {
       hpC_mutator_free(th);                            /* not ours: no `own` list to leave */
     }
     hpC_marker_forget(rt);                             /* the marker thread did not fork */
+    rt->spinners = 0;                                  /* nor did any thread spinning to resume */
     pthread_cond_init(&rt->cv_resume, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
